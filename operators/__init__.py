@@ -1,0 +1,1 @@
+"""Operators: one module per kind family. No Ray, HTTP, storage or database imports here."""

@@ -1,0 +1,91 @@
+"""`image`: a still from an image or a video frame, resized and encoded as jpeg/png/webp/avif."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from operators.base import Artifact, MediaSource, Operator, Resources, TaskError
+from operators.catalog import EXTENSIONS, MIMETYPES
+from operators.geometry import plan_resize
+
+DEFAULT_QUALITY = 80
+# Formats whose encoders keep an alpha channel; others get transparency flattened.
+ALPHA_FORMATS = frozenset({"png", "webp", "avif"})
+JPEG_BACKGROUND = (255, 255, 255)
+PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    format: str = "jpeg"
+    width: int | None = None
+    height: int | None = None
+    fit: str | None = None
+    quality: int = DEFAULT_QUALITY
+    start: float | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> ImageConfig:
+        return cls(
+            format=options.get("format") or "jpeg",
+            width=options.get("width"),
+            height=options.get("height"),
+            fit=options.get("fit"),
+            quality=options.get("quality") or DEFAULT_QUALITY,
+            start=options.get("start"),
+        )
+
+
+class ImageOperator(Operator):
+    kind = "image"
+    # Encoding one still is short and mostly single-threaded: two actors share a core.
+    resources = Resources(num_cpus=0.5)
+
+    def process(self, source: MediaSource, options: Mapping[str, Any]) -> Artifact:
+        config = ImageConfig.from_options(options)
+        info = source.info
+        if not info.has_video:
+            raise TaskError("no_video_stream", "the input has no image or video stream")
+        if config.start and info.is_image:
+            raise TaskError("option_out_of_range", "start applies to videos; the input is an image")
+        picture = Image.fromarray(source.still(config.start).pixels)
+        picture = resize(picture, config, keep_alpha=config.format in ALPHA_FORMATS)
+        return Artifact(
+            data=encode(picture, config),
+            extension=EXTENSIONS[config.format],
+            mimetype=MIMETYPES[config.format],
+            format=config.format,
+        )
+
+
+def resize(picture: Image.Image, config: ImageConfig, *, keep_alpha: bool) -> Image.Image:
+    if picture.mode == "RGBA" and not keep_alpha:
+        flat = Image.new("RGB", picture.size, JPEG_BACKGROUND)
+        flat.paste(picture, mask=picture.getchannel("A"))
+        picture = flat
+    plan = plan_resize(picture.width, picture.height, config.width, config.height, config.fit)
+    if plan.scaled != picture.size:
+        picture = picture.resize(plan.scaled, Image.Resampling.LANCZOS)
+    if plan.canvas == plan.scaled:
+        return picture
+    # cover crops (negative offset), contain pads with transparency or black.
+    mode = "RGBA" if keep_alpha else "RGB"
+    canvas = Image.new(mode, plan.canvas, (0, 0, 0, 0) if keep_alpha else (0, 0, 0))
+    canvas.paste(picture.convert(mode), plan.offset)
+    return canvas
+
+
+def encode(picture: Image.Image, config: ImageConfig) -> bytes:
+    out = io.BytesIO()
+    if config.format == "png":
+        picture.save(out, "PNG", optimize=False, compress_level=6)
+    elif config.format == "jpeg":
+        picture.convert("RGB").save(out, "JPEG", quality=config.quality, optimize=True)
+    else:
+        picture.save(out, PIL_FORMATS[config.format], quality=config.quality)
+    return out.getvalue()

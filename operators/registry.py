@@ -1,0 +1,17 @@
+"""kind -> operator class. Import paths, so a worker imports only the operators it runs."""
+
+from __future__ import annotations
+
+import importlib
+
+from operators.base import Operator
+
+OPERATORS: dict[str, str] = {
+    "image": "operators.image:ImageOperator",
+}
+
+
+def load_operator(kind: str) -> type[Operator]:
+    module_name, _, class_name = OPERATORS[kind].partition(":")
+    cls: type[Operator] = getattr(importlib.import_module(module_name), class_name)
+    return cls

@@ -1,0 +1,1 @@
+"""Strobe's runtime: HTTP API, store, storage, media and the Ray workers."""

@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Never imports Ray or the operators' heavy dependencies."""

@@ -1,0 +1,64 @@
+"""`create_app`: wires settings, store and storage into the FastAPI app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from operators.registry import OPERATORS
+from pipeline.api import routes_files, routes_meta, routes_tasks
+from pipeline.api.context import AppState, error_response
+from pipeline.api.errors import ApiError
+from pipeline.api.validation import request_error
+from pipeline.config import Settings
+from pipeline.ids import new_id
+from pipeline.storage import Storage
+from pipeline.store import Store
+
+_HTTP_CODES = {
+    401: "unauthorized",
+    404: "not_found",
+    405: "invalid_request",
+    413: "payload_too_large",
+    429: "rate_limited",
+}
+
+
+def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
+    app = FastAPI(
+        title="Strobe",
+        version="0.1.0",
+        description="Self-hostable media-processing Tasks API (Ittybit Tasks API 2024-08-21).",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.strobe = AppState(settings, store, storage, frozenset(OPERATORS))
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Any) -> Any:
+        request.state.request_id = new_id("req")
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = request.state.request_id
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, request_error(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "invalid_request")
+        return error_response(request, ApiError(exc.status_code, code, str(exc.detail)))
+
+    app.include_router(routes_tasks.router)
+    app.include_router(routes_files.router)
+    app.include_router(routes_meta.router)
+    return app

@@ -1,0 +1,90 @@
+"""Per-app wiring and per-request helpers the routes share."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from pipeline.api.envelope import meta
+from pipeline.api.errors import ApiError
+from pipeline.api.presenters import Presenter
+from pipeline.config import Settings
+from pipeline.storage import Storage
+from pipeline.store import Store
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    store: Store
+    storage: Storage
+    enabled_kinds: frozenset[str]
+
+
+def state(request: Request) -> AppState:
+    app_state: AppState = request.app.state.strobe
+    return app_state
+
+
+def base_url(request: Request) -> str:
+    return state(request).settings.public_url or str(request.base_url).rstrip("/")
+
+
+def presenter(request: Request) -> Presenter:
+    settings = state(request).settings
+    return Presenter(
+        base_url(request), settings.secret_key, state(request).storage, settings.url_ttl_s
+    )
+
+
+def project_of(request: Request) -> str:
+    """The project whose API key is in `Authorization: Bearer …`; 401 otherwise."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthorized", "send your API key as 'Authorization: Bearer <key>'")
+    key = key.strip()
+    for known, project in state(request).settings.api_keys.items():
+        if hmac.compare_digest(known.encode(), key.encode()):
+            request.state.project_id = project
+            return project
+    raise ApiError(401, "unauthorized", "unknown API key")
+
+
+def envelope(
+    request: Request,
+    data: Any,
+    *,
+    status: int = 200,
+    type_: str = "object",
+    links: dict[str, Any] | None = None,
+    extra_meta: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "meta": meta(
+            request_id=request.state.request_id,
+            project_id=getattr(request.state, "project_id", None),
+            method=request.method,
+            host=base_url(request),
+            path=request.url.path,
+            status=status,
+            type_=type_,
+            **(extra_meta or {}),
+        ),
+        "data": data,
+        "links": links if links is not None else {"self": str(request.url)},
+    }
+    if error is not None:
+        body["error"] = error
+    return JSONResponse(body, status_code=status)
+
+
+def error_response(request: Request, exc: ApiError) -> JSONResponse:
+    error = {"code": exc.code, "message": exc.message}
+    if exc.field:
+        error["field"] = exc.field
+    return envelope(request, None, status=exc.status, type_="error", error=error)

@@ -1,0 +1,156 @@
+"""Wire shapes of requests, and the checks that turn a request into a task."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from operators.catalog import FORMAT_ALIASES, FORMAT_KIND, KINDS, format_for_extension
+from pipeline.api.errors import invalid
+from pipeline.urlguard import check_url_syntax, literal_private_host
+
+MAX_DIMENSION = 8192
+MAX_FILENAME = 255
+KindName = Literal[
+    "video",
+    "image",
+    "audio",
+    "objects",
+    "faces",
+    "text",
+    "nsfw",
+    "speech",
+    "subtitles",
+    "outline",
+    "chapters",
+    "thumbnails",
+]
+FormatName = Literal[
+    "mp4",
+    "webm",
+    "av1",
+    "cmaf",
+    "jpeg",
+    "jpg",
+    "png",
+    "webp",
+    "avif",
+    "mp3",
+    "wav",
+    "ogg",
+    "json",
+    "vtt",
+    "srt",
+]
+_FILENAME_OK = re.compile(r"^[^/\\\x00-\x1f]+$")
+
+
+class TaskCreate(BaseModel):
+    """POST /tasks. Give `url` or `file_id`; `kind` may be left to `format`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, max_length=4096, description="Public http(s) URL of the input")
+    file_id: str | None = Field(None, max_length=64, description="An uploaded file's id")
+    kind: KindName | None = None
+    format: FormatName | None = None
+    filename: str | None = Field(None, min_length=1, max_length=MAX_FILENAME)
+    width: int | None = Field(None, ge=1, le=MAX_DIMENSION)
+    height: int | None = Field(None, ge=1, le=MAX_DIMENSION)
+    fit: Literal["contain", "cover", "fill"] | None = None
+    quality: int | None = Field(None, ge=1, le=100)
+    bitrate: int | None = Field(None, ge=1_000, le=200_000_000)
+    fps: float | None = Field(None, gt=0, le=240)
+    start: float | None = Field(None, ge=0, le=86_400)
+    end: float | None = Field(None, gt=0, le=86_400)
+    duration: float | None = Field(None, gt=0, le=86_400)
+    confidence: float | None = Field(None, ge=0, le=1)
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+    count: int | None = Field(None, ge=1, le=1000)
+    interval: float | None = Field(None, gt=0, le=3600)
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    kind: str
+    options: dict[str, Any]
+    input_url: str | None
+    input_file_id: str | None
+
+
+def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bool) -> TaskRequest:
+    """Resolve kind and format and check that every option fits the kind."""
+    given = body.model_dump(exclude_none=True)
+    url, file_id = given.pop("url", None), given.pop("file_id", None)
+    _check_input(url, file_id, allow_private)
+    filename = given.get("filename")
+    if filename is not None:
+        check_filename(filename)
+    fmt = given.get("format")
+    fmt = FORMAT_ALIASES.get(fmt, fmt) if fmt else None
+    kind = given.pop("kind", None) or _infer_kind(fmt, filename)
+    spec = KINDS[kind]
+    if kind not in enabled_kinds:
+        raise invalid(
+            "kind",
+            f"kind {kind!r} is not available on this server yet; "
+            f"available: {', '.join(sorted(enabled_kinds))}",
+        )
+    fmt = fmt or (format_for_extension(filename) if filename else None) or spec.formats[0]
+    if fmt not in spec.formats:
+        raise invalid(
+            "format",
+            f"format {fmt!r} does not apply to kind {kind!r}; allowed: {', '.join(spec.formats)}",
+        )
+    named = format_for_extension(filename) if filename else None
+    if named and named != fmt:
+        raise invalid("filename", f"extension asks for {named!r} but format is {fmt!r}")
+    given["format"] = fmt
+    for name in given:
+        if name not in spec.options:
+            raise invalid(
+                name,
+                f"option {name!r} does not apply to kind {kind!r}; "
+                f"options for {kind}: {', '.join(sorted(spec.options))}",
+            )
+    _check_times(given)
+    return TaskRequest(kind=kind, options=given, input_url=url, input_file_id=file_id)
+
+
+def _check_input(url: str | None, file_id: str | None, allow_private: bool) -> None:
+    if (url is None) == (file_id is None):
+        raise invalid("url", "give exactly one of url or file_id")
+    if url is not None:
+        reason = check_url_syntax(url)
+        if reason:
+            raise invalid("url", reason)
+        if not allow_private and literal_private_host(url):
+            raise invalid(
+                "url",
+                "points at a private or loopback address; the server refuses "
+                "those unless STROBE_ALLOW_PRIVATE_URLS=1",
+            )
+
+
+def check_filename(filename: str) -> None:
+    if not _FILENAME_OK.match(filename) or filename in {".", ".."} or filename.startswith("."):
+        raise invalid(
+            "filename", "must be a plain file name: no '/', '\\', control characters or leading '.'"
+        )
+
+
+def _infer_kind(fmt: str | None, filename: str | None) -> str:
+    fmt = fmt or (format_for_extension(filename) if filename else None)
+    if fmt in FORMAT_KIND:
+        return FORMAT_KIND[fmt]
+    raise invalid("kind", f"kind is required unless format implies it; kinds: {', '.join(KINDS)}")
+
+
+def _check_times(options: dict[str, Any]) -> None:
+    if "end" in options and "duration" in options:
+        raise invalid("duration", "give end or duration, not both")
+    if "end" in options and options["end"] <= options.get("start", 0):
+        raise invalid("end", "must be after start")

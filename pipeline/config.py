@@ -1,0 +1,110 @@
+"""Settings read once from the environment and passed down explicitly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_PROJECT = "prj_default"
+
+
+class ConfigError(ValueError):
+    """A setting has a value Strobe cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    storage_url: str
+    s3_endpoint_url: str | None = None
+    ray_address: str | None = None
+    api_keys: Mapping[str, str] = field(default_factory=dict)  # key -> project id
+    models_dir: Path | None = None
+    allow_private_urls: bool = False
+    public_url: str | None = None
+    secret_key: str = ""
+    max_upload_bytes: int = 2 * 1024**3
+    max_input_bytes: int = 2 * 1024**3
+    fetch_timeout_s: float = 60.0
+    max_input_pixels: int = 100_000_000
+    actors_per_kind: int = 2
+    lease_seconds: float = 60.0
+    max_attempts: int = 3
+    url_ttl_s: int = 24 * 3600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("STROBE_DATA_DIR", "./.strobe")).resolve()
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("STROBE_DATABASE_URL", f"sqlite:///{data_dir / 'strobe.db'}"),
+            storage_url=env.get("STROBE_STORAGE_URL", f"file://{data_dir / 'objects'}"),
+            s3_endpoint_url=env.get("STROBE_S3_ENDPOINT_URL") or None,
+            ray_address=env.get("STROBE_RAY_ADDRESS") or None,
+            api_keys=parse_api_keys(env.get("STROBE_API_KEYS", "")),
+            models_dir=Path(env.get("STROBE_MODELS_DIR", str(data_dir / "models"))),
+            allow_private_urls=_flag(env, "STROBE_ALLOW_PRIVATE_URLS"),
+            public_url=(env.get("STROBE_PUBLIC_URL") or "").rstrip("/") or None,
+            secret_key=env.get("STROBE_SECRET_KEY", ""),
+            max_upload_bytes=_int(env, "STROBE_MAX_UPLOAD_BYTES", 2 * 1024**3),
+            max_input_bytes=_int(env, "STROBE_MAX_INPUT_BYTES", 2 * 1024**3),
+            fetch_timeout_s=_float(env, "STROBE_FETCH_TIMEOUT", 60.0),
+            max_input_pixels=_int(env, "STROBE_MAX_INPUT_PIXELS", 100_000_000),
+            actors_per_kind=_int(env, "STROBE_ACTORS_PER_KIND", 2),
+            lease_seconds=_float(env, "STROBE_LEASE_SECONDS", 60.0),
+            max_attempts=_int(env, "STROBE_MAX_ATTEMPTS", 3),
+        )
+
+    def with_generated_secrets(self) -> Settings:
+        """Fill the API key and signing secret from the data dir, creating them once.
+
+        Both the API and the workers call this so they agree on the same values.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        secret = self.secret_key or _read_or_create(self.data_dir / "secret_key", "")
+        keys = dict(self.api_keys) or {
+            _read_or_create(self.data_dir / "api_key", "sk_"): DEFAULT_PROJECT
+        }
+        return replace(self, secret_key=secret, api_keys=keys)
+
+
+def parse_api_keys(raw: str) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        key, sep, project = pair.partition(":")
+        if not sep or not key or not project:
+            raise ConfigError(f"STROBE_API_KEYS: expected 'key:project_id' pairs, got {pair!r}")
+        keys[key] = project
+    return keys
+
+
+def _read_or_create(path: Path, prefix: str) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = prefix + secrets.token_urlsafe(24)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name, default))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        return float(env.get(name, default))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number") from exc

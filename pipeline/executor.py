@@ -1,0 +1,124 @@
+"""Run one task: fetch the input, hand it to the operator, store and describe the output.
+
+No Ray here: the Ray actor calls `execute`, and tests call it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from operators.base import Artifact, Operator, TaskError
+from operators.catalog import KINDS
+from pipeline.config import Settings
+from pipeline.fetch import download
+from pipeline.ids import now_iso, output_file_id
+from pipeline.media import MediaFile, probe
+from pipeline.storage import Storage, StorageError
+from pipeline.store import FileRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to run a task; small and picklable."""
+
+    task_id: str
+    project_id: str
+    kind: str
+    options: dict[str, Any]
+    input_url: str | None = None
+    input_key: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    task_id: str
+    output: FileRecord | None = None
+    error: dict[str, Any] = field(default_factory=dict)  # code, message, retryable
+
+    @property
+    def ok(self) -> bool:
+        return self.output is not None
+
+
+def execute(job: Job, operator: Operator, storage: Storage, settings: Settings) -> JobResult:
+    try:
+        return JobResult(job.task_id, output=_run(job, operator, storage, settings))
+    except TaskError as exc:
+        return JobResult(job.task_id, error=_error(exc.code, exc.message, exc.retryable))
+    except Exception as exc:  # a bug: keep the worker alive, say so, log the task id
+        log.exception("task %s failed with an internal error", job.task_id)
+        return JobResult(job.task_id, error=_error("internal", f"internal error: {exc}", False))
+
+
+def _run(job: Job, operator: Operator, storage: Storage, settings: Settings) -> FileRecord:
+    work = settings.data_dir / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work, prefix=f"{job.task_id}-") as tmp:
+        source_path = Path(tmp) / "input"
+        _fetch_input(job, storage, settings, source_path)
+        source = MediaFile(source_path, max_pixels=settings.max_input_pixels)
+        artifact = operator.process(source, job.options)
+        return _store_output(job, artifact, storage, Path(tmp))
+
+
+def _fetch_input(job: Job, storage: Storage, settings: Settings, dest: Path) -> None:
+    if job.input_url:
+        download(
+            job.input_url,
+            dest,
+            max_bytes=settings.max_input_bytes,
+            timeout_s=settings.fetch_timeout_s,
+            allow_private=settings.allow_private_urls,
+        )
+    elif job.input_key:
+        try:
+            storage.get_file(job.input_key, dest)
+        except (StorageError, OSError) as exc:
+            raise TaskError("input_unreadable", f"the input file is missing: {exc}") from exc
+    else:
+        raise TaskError("input_unreadable", "the task names no input")
+
+
+def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> FileRecord:
+    file_id = output_file_id(job.task_id)
+    filename = job.options.get("filename") or f"{file_id}.{artifact.extension}"
+    path = tmp / f"output.{artifact.extension}"
+    path.write_bytes(artifact.data)
+    info = probe(path)  # describe what was written, not what was asked for
+    # Deterministic key: a retried task overwrites its earlier output.
+    key = f"{job.project_id}/{job.task_id}/{filename}"
+    size = storage.put_file(key, path, artifact.mimetype)
+    stamp = now_iso()
+    return FileRecord(
+        id=file_id,
+        project_id=job.project_id,
+        object=KINDS[job.kind].object,
+        kind=job.kind,
+        filename=filename,
+        mimetype=artifact.mimetype,
+        filesize=size,
+        storage_key=key,
+        created=stamp,
+        updated=stamp,
+        info={
+            "format": artifact.format,
+            "container": info.container,
+            "codec": info.video_codec or info.audio_codec,
+            "width": info.width,
+            "height": info.height,
+            "duration": info.duration,
+            "fps": info.fps,
+            "bitrate": info.bitrate,
+        },
+        task_id=job.task_id,
+    )
+
+
+def _error(code: str, message: str, retryable: bool) -> dict[str, Any]:
+    return {"code": code, "message": message, "retryable": retryable}

@@ -1,0 +1,73 @@
+"""Download a task's URL input to a local file, within size and time limits."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from urllib.parse import urljoin
+
+import httpx
+
+from operators.base import TaskError
+from pipeline.urlguard import ensure_public
+
+MAX_REDIRECTS = 5
+CHUNK = 1 << 20
+
+
+def download(
+    url: str, dest: Path, *, max_bytes: int, timeout_s: float, allow_private: bool
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            # Each hop is checked: a public URL may redirect to a private one.
+            ensure_public(url, allow_private=allow_private)
+            try:
+                with client.stream("GET", url) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    _check_response(response, max_bytes)
+                    _save(response, dest, max_bytes, deadline)
+                    return
+            except httpx.TimeoutException as exc:
+                raise TaskError(
+                    "input_unreachable",
+                    f"timed out after {timeout_s:g} s fetching the url",
+                    retryable=True,
+                ) from exc
+            except httpx.HTTPError as exc:
+                raise TaskError(
+                    "input_unreachable", f"could not fetch the url: {exc}", retryable=True
+                ) from exc
+    raise TaskError("input_unreachable", f"more than {MAX_REDIRECTS} redirects")
+
+
+def _check_response(response: httpx.Response, max_bytes: int) -> None:
+    status = response.status_code
+    if status >= 400:
+        transient = status >= 500 or status in (408, 429)
+        raise TaskError("input_unreachable", f"the url answered HTTP {status}", retryable=transient)
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise TaskError(
+            "input_too_large", f"the url's content is {length} bytes; the limit is {max_bytes}"
+        )
+
+
+def _save(response: httpx.Response, dest: Path, max_bytes: int, deadline: float) -> None:
+    received = 0
+    with dest.open("wb") as out:
+        for chunk in response.iter_bytes(CHUNK):
+            received += len(chunk)
+            if received > max_bytes:
+                raise TaskError(
+                    "input_too_large", f"the url's content exceeds the {max_bytes}-byte limit"
+                )
+            if time.monotonic() > deadline:
+                raise TaskError(
+                    "input_unreachable", "the download took longer than allowed", retryable=True
+                )
+            out.write(chunk)

@@ -1,0 +1,1 @@
+"""The worker side: a dispatcher that leases tasks and a Ray actor pool that runs them."""

@@ -1,0 +1,60 @@
+"""Objects as files under one directory (the embedded default)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipeline.storage.port import StorageError
+
+
+class LocalStorage:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def put_file(self, key: str, path: Path, content_type: str) -> int:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Copy beside the target then rename, so readers never see half a file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        os.close(fd)
+        try:
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return target.stat().st_size
+
+    def get_file(self, key: str, path: Path) -> None:
+        shutil.copyfile(self._existing(key), path)
+
+    def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        with self._existing(key).open("rb") as src:
+            while chunk := src.read(chunk_size):
+                yield chunk
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def presigned_url(self, key: str, expires_in: int) -> str | None:
+        return None
+
+    def _existing(self, key: str) -> Path:
+        path = self._path(key)
+        if not path.is_file():
+            raise StorageError(f"no object at {key!r}")
+        return path
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not key or not path.is_relative_to(self.root) or path == self.root:
+            raise StorageError(f"object key {key!r} escapes the storage root")
+        return path

@@ -1,0 +1,33 @@
+"""What the API and the workers need from object storage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+
+class StorageError(Exception):
+    """The object is missing or the key is not allowed."""
+
+
+class Storage(Protocol):
+    def put_file(self, key: str, path: Path, content_type: str) -> int:
+        """Store the file at `path` under `key` (overwriting) and return its size."""
+        ...
+
+    def get_file(self, key: str, path: Path) -> None:
+        """Copy the object to a local file."""
+        ...
+
+    def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream the object's bytes."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def presigned_url(self, key: str, expires_in: int) -> str | None:
+        """A direct download URL, or None when downloads go through the API (local disk)."""
+        ...

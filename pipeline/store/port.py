@@ -1,0 +1,100 @@
+"""The store: tasks (which are also the durable queue) and files.
+
+Records here are the stored shapes; the API's wire shapes live in `pipeline.api`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+STATUSES = ("waiting", "processing", "ready", "error")
+SORTS = ("created", "updated", "filesize")
+ORDERS = ("asc", "desc")
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    id: str
+    project_id: str
+    object: str  # source | track | intelligence
+    kind: str | None
+    filename: str
+    mimetype: str
+    filesize: int
+    storage_key: str
+    created: str
+    updated: str
+    info: dict[str, Any] = field(default_factory=dict)  # probed: format, codec, width, …
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    id: str
+    project_id: str
+    kind: str
+    status: str
+    options: dict[str, Any]
+    created: str
+    updated: str
+    input_url: str | None = None
+    input_file_id: str | None = None
+    progress: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    attempts: int = 0
+    lease_owner: str | None = None
+    output: FileRecord | None = None
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    page: int = 1
+    limit: int = 12
+    sort: str = "created"
+    order: str = "desc"
+    kind: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    items: list[TaskRecord]
+    total: int
+
+
+class Store(Protocol):
+    def create_task(self, task: TaskRecord) -> None: ...
+
+    def get_task(self, project_id: str, task_id: str) -> TaskRecord | None: ...
+
+    def list_tasks(self, project_id: str, query: TaskQuery) -> TaskPage: ...
+
+    def lease(
+        self, owner: str, kinds: list[str], limit: int, lease_s: float, max_attempts: int
+    ) -> list[TaskRecord]:
+        """Claim up to `limit` runnable tasks: waiting ones whose time has come, and
+        processing ones whose lease expired (their worker died). Tasks that expired
+        with no attempts left turn `error` / `worker_lost` instead."""
+        ...
+
+    def heartbeat(self, task_id: str, owner: str, lease_s: float) -> bool:
+        """Extend the lease; False when `owner` no longer holds it."""
+        ...
+
+    def complete(self, task_id: str, owner: str, output: FileRecord) -> bool:
+        """Record the output file and mark the task ready, if `owner` still holds it."""
+        ...
+
+    def fail(
+        self, task_id: str, owner: str, code: str, message: str, retry_in: float | None
+    ) -> bool:
+        """Mark the task `error`, or with `retry_in` put it back to wait that long."""
+        ...
+
+    def create_file(self, file: FileRecord) -> None: ...
+
+    def get_file(self, project_id: str | None, file_id: str) -> FileRecord | None:
+        """A project's file; `project_id=None` only for links whose signature was checked."""
+        ...

@@ -1,0 +1,76 @@
+"""Turn an uploaded file on local disk into a stored, probed `source` file."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from operators.base import MediaInfo, TaskError
+from pipeline.ids import new_id, now_iso
+from pipeline.media import probe
+from pipeline.storage import Storage
+from pipeline.store import FileRecord, Store
+
+
+def save_upload(
+    path: Path,
+    *,
+    filename: str,
+    content_type: str | None,
+    project_id: str,
+    store: Store,
+    storage: Storage,
+    max_pixels: int,
+) -> FileRecord:
+    try:
+        info: MediaInfo | None = probe(path, max_pixels=max_pixels)
+    except TaskError:
+        info = None  # kept as a plain file; a task on it fails with a clear error
+    mimetype = _mimetype(filename, content_type)
+    file_id = new_id("file")
+    key = f"{project_id}/uploads/{file_id}/{filename}"
+    size = storage.put_file(key, path, mimetype)
+    stamp = now_iso()
+    record = FileRecord(
+        id=file_id,
+        project_id=project_id,
+        object="source",
+        kind=_kind(info),
+        filename=filename,
+        mimetype=mimetype,
+        filesize=size,
+        storage_key=key,
+        created=stamp,
+        updated=stamp,
+        info=_describe(info),
+    )
+    store.create_file(record)
+    return record
+
+
+def _kind(info: MediaInfo | None) -> str | None:
+    if info is None:
+        return None
+    if info.is_image:
+        return "image"
+    return "video" if info.has_video else "audio"
+
+
+def _describe(info: MediaInfo | None) -> dict[str, object]:
+    if info is None:
+        return {}
+    return {
+        "container": info.container,
+        "codec": info.video_codec or info.audio_codec,
+        "width": info.width,
+        "height": info.height,
+        "duration": info.duration,
+        "fps": info.fps,
+        "bitrate": info.bitrate,
+    }
+
+
+def _mimetype(filename: str, content_type: str | None) -> str:
+    if content_type and "/" in content_type and not content_type.startswith("multipart/"):
+        return content_type.split(";")[0].strip()
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
