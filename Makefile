@@ -1,0 +1,36 @@
+# Everyday commands. `make serve` and `make test` set up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup serve test test-fast lint format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: setup  ## API + embedded Ray workers, SQLite and local storage in ./.strobe
+	$(BIN)/strobe serve
+
+test: setup  ## the whole suite: unit, contract, integration, e2e
+	$(BIN)/pytest -q
+
+test-fast: setup  ## everything but the end-to-end tests
+	$(BIN)/pytest -q -m "not e2e"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy pipeline operators
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .strobe .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""Make real media for tests with PyAV and Pillow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+ColorAt = Callable[[float], tuple[int, int, int]]
+
+
+def gray_ramp(t: float) -> tuple[int, int, int]:
+    """A color that changes with time, so a frame's time can be read back from its pixels."""
+    level = int(t * 20) % 256
+    return (level, level, level)
+
+
+def make_video(
+    path: Path,
+    *,
+    width: int = 320,
+    height: int = 180,
+    seconds: float = 3.0,
+    fps: int = 25,
+    audio: bool = False,
+    color_at: ColorAt = gray_ramp,
+    codec: str = "libx264",
+) -> Path:
+    """An H.264 (and optionally AAC) file whose frame at time t is filled with color_at(t)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        audio_stream = container.add_stream("aac", rate=48000) if audio else None
+        frames = int(round(seconds * fps))
+        for index in range(frames):
+            t = index / fps
+            pixels = np.empty((height, width, 3), np.uint8)
+            pixels[:] = color_at(t)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = index
+            frame.time_base = Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+        if audio_stream is not None:
+            _write_tone(container, audio_stream, seconds)
+    return path
+
+
+def _write_tone(
+    container: av.container.OutputContainer, stream: av.AudioStream, seconds: float
+) -> None:
+    rate, samples_per_frame = 48000, 1024
+    total = int(seconds * rate)
+    for start in range(0, total, samples_per_frame):
+        t = (np.arange(start, min(total, start + samples_per_frame)) / rate).astype(np.float32)
+        tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = rate, start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
+def make_image(
+    path: Path, *, width: int = 400, height: int = 300, mode: str = "RGB", fmt: str | None = None
+) -> Path:
+    """A picture with a red left half and a blue right half (alpha 50% on the right if RGBA)."""
+    pixels = np.zeros((height, width, 4 if mode == "RGBA" else 3), np.uint8)
+    pixels[:, : width // 2, 0] = 255
+    pixels[:, width // 2 :, 2] = 255
+    if mode == "RGBA":
+        pixels[:, : width // 2, 3] = 255
+        pixels[:, width // 2 :, 3] = 128
+    Image.fromarray(pixels, mode).save(path, fmt)
+    return path
+
+
+def decode_picture(path: Path) -> np.ndarray:
+    """Decode an image file with PyAV (not Pillow) to RGB pixels."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        return frame.to_ndarray(format="rgb24")
