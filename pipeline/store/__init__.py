@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pipeline.store.port import FileRecord, Store, TaskPage, TaskQuery, TaskRecord
+from pipeline.store.port import (
+    FileRecord,
+    Store,
+    TaskPage,
+    TaskQuery,
+    TaskRecord,
+    WebhookEvent,
+)
 
 
 def open_store(url: str) -> Store:
@@ -14,4 +21,12 @@ def open_store(url: str) -> Store:
     raise ValueError(f"STROBE_DATABASE_URL: unsupported database URL {url!r} (use sqlite:///…)")
 
 
-__all__ = ["FileRecord", "Store", "TaskPage", "TaskQuery", "TaskRecord", "open_store"]
+__all__ = [
+    "FileRecord",
+    "Store",
+    "TaskPage",
+    "TaskQuery",
+    "TaskRecord",
+    "WebhookEvent",
+    "open_store",
+]

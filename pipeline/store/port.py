@@ -45,7 +45,22 @@ class TaskRecord:
     error_message: str | None = None
     attempts: int = 0
     lease_owner: str | None = None
+    webhook_url: str | None = None
+    ran_on: str | None = None  # the Ray node that produced the output
     output: FileRecord | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """One notification in the outbox: written with the task's final state, sent later."""
+
+    id: str
+    task_id: str
+    project_id: str
+    url: str
+    event: str  # task.ready | task.error
+    attempts: int
+    created: str
 
 
 @dataclass(frozen=True)
@@ -83,14 +98,35 @@ class Store(Protocol):
         """Extend the lease; False when `owner` no longer holds it."""
         ...
 
-    def complete(self, task_id: str, owner: str, output: FileRecord) -> bool:
+    def complete(
+        self, task_id: str, owner: str, output: FileRecord, ran_on: str | None = None
+    ) -> bool:
         """Record the output file and mark the task ready, if `owner` still holds it."""
+        ...
+
+    def set_progress(self, task_id: str, owner: str, progress: int) -> bool:
+        """0-100 while running; False when `owner` no longer holds the task."""
+        ...
+
+    def cancel(self, project_id: str, task_id: str) -> TaskRecord | None:
+        """Turn a waiting or processing task into `error` / `cancelled`; None if not found.
+        A task already finished is returned unchanged."""
         ...
 
     def fail(
         self, task_id: str, owner: str, code: str, message: str, retry_in: float | None
     ) -> bool:
         """Mark the task `error`, or with `retry_in` put it back to wait that long."""
+        ...
+
+    def claim_webhooks(self, limit: int, lease_s: float) -> list[WebhookEvent]:
+        """Take up to `limit` due notifications for `lease_s` seconds (other senders skip them)."""
+        ...
+
+    def webhook_sent(self, event_id: str) -> None: ...
+
+    def webhook_failed(self, event_id: str, error: str, retry_in: float | None) -> None:
+        """Record a failed delivery; send again after `retry_in` s, or give up when None."""
         ...
 
     def create_file(self, file: FileRecord) -> None: ...

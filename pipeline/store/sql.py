@@ -1,0 +1,476 @@
+"""The store's SQL, shared by the SQLite and PostgreSQL adapters.
+
+Queries use `?` placeholders; an adapter whose driver wants another style rewrites them in
+`_sql`. Each adapter supplies connections, transactions and the row-lock clause.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from pipeline.ids import new_id, now_iso
+from pipeline.store.port import FileRecord, TaskPage, TaskQuery, TaskRecord, WebhookEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input_url TEXT,
+    input_file_id TEXT,
+    options TEXT NOT NULL,
+    progress INTEGER NOT NULL DEFAULT 0,
+    output_file_id TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_expires {float},
+    run_after {float} NOT NULL DEFAULT 0,
+    webhook_url TEXT,
+    ran_on TEXT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (status, kind, run_after);
+CREATE INDEX IF NOT EXISTS tasks_project ON tasks (project_id, created);
+CREATE TABLE IF NOT EXISTS files (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    object TEXT NOT NULL,
+    kind TEXT,
+    filename TEXT NOT NULL,
+    mimetype TEXT NOT NULL,
+    filesize BIGINT NOT NULL,
+    storage_key TEXT NOT NULL,
+    info TEXT NOT NULL,
+    task_id TEXT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_project ON files (project_id, created);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    task_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    event TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    due {float} NOT NULL,
+    sent TEXT,
+    gave_up TEXT,
+    last_error TEXT,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (sent, gave_up, due);
+"""
+
+_TASK_COLUMNS = (
+    "t.id, t.project_id, t.kind, t.status, t.options, t.created, t.updated, t.input_url, "
+    "t.input_file_id, t.progress, t.error_code, t.error_message, t.attempts, t.lease_owner, "
+    "t.webhook_url, t.ran_on"
+)
+_FILE_COLUMNS = (
+    "f.id, f.project_id, f.object, f.kind, f.filename, f.mimetype, f.filesize, "
+    "f.storage_key, f.created, f.updated, f.info, f.task_id"
+)
+_TASK_SELECT = (
+    f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS} FROM tasks t "
+    "LEFT JOIN files f ON f.id = t.output_file_id"
+)
+_SORT_COLUMNS = {"created": "t.created", "updated": "t.updated", "filesize": "f.filesize"}
+_HELD = "id=? AND lease_owner=? AND status='processing'"
+_ENQUEUE_WEBHOOK = (
+    "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created) "
+    "SELECT ?, id, project_id, webhook_url, ?, ?, ? FROM tasks "
+    "WHERE id=? AND webhook_url IS NOT NULL"
+)
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
+
+
+class SqlStore(ABC):
+    lock_clause = ""  # appended to the lease SELECT, e.g. FOR UPDATE SKIP LOCKED
+
+    @abstractmethod
+    def _connect(self) -> AbstractContextManager[Connection]:
+        """A connection for reads (autocommit)."""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Connection]:
+        """A connection inside one write transaction, committed on exit."""
+
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    def _run(self, db: Connection, sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return db.execute(self._sql(sql), tuple(params))
+
+    # tasks -----------------------------------------------------------------
+
+    def create_task(self, task: TaskRecord) -> None:
+        with self._transaction() as db:
+            self._run(
+                db,
+                "INSERT INTO tasks (id, project_id, kind, status, input_url, input_file_id, "
+                "options, progress, webhook_url, created, updated) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    task.id,
+                    task.project_id,
+                    task.kind,
+                    task.status,
+                    task.input_url,
+                    task.input_file_id,
+                    json.dumps(task.options),
+                    task.progress,
+                    task.webhook_url,
+                    task.created,
+                    task.updated,
+                ),
+            )
+
+    def get_task(self, project_id: str, task_id: str) -> TaskRecord | None:
+        with self._connect() as db:
+            row = self._run(
+                db, f"{_TASK_SELECT} WHERE t.id = ? AND t.project_id = ?", (task_id, project_id)
+            ).fetchone()
+        return _task(row) if row else None
+
+    def list_tasks(self, project_id: str, query: TaskQuery) -> TaskPage:
+        where, params = ["t.project_id = ?"], [project_id]
+        for column, value in (("t.kind", query.kind), ("t.status", query.status)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        clause = " AND ".join(where)
+        direction = "ASC" if query.order == "asc" else "DESC"
+        order = f"{_SORT_COLUMNS[query.sort]} {direction}, t.id {direction}"
+        if query.sort == "filesize":
+            order = f"(f.filesize IS NULL), {order}"  # unfinished tasks last either way
+        with self._connect() as db:
+            total = self._run(
+                db, f"SELECT COUNT(*) FROM tasks t WHERE {clause}", params
+            ).fetchone()[0]
+            rows = self._run(
+                db,
+                f"{_TASK_SELECT} WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, query.limit, (query.page - 1) * query.limit],
+            ).fetchall()
+        return TaskPage(items=[_task(r) for r in rows], total=int(total))
+
+    # the queue ---------------------------------------------------------------
+
+    def lease(
+        self, owner: str, kinds: list[str], limit: int, lease_s: float, max_attempts: int
+    ) -> list[TaskRecord]:
+        if limit <= 0 or not kinds:
+            return []
+        now, stamp = time.time(), now_iso()
+        marks = ",".join("?" * len(kinds))
+        with self._transaction() as db:
+            lost = self._run(
+                db,
+                "SELECT id FROM tasks WHERE status='processing' AND lease_expires < ? "
+                f"AND attempts >= ? {self.lock_clause}",
+                (now, max_attempts),
+            ).fetchall()
+            for (task_id,) in lost:
+                message = f"the worker was lost {max_attempts} times while running this task"
+                self._finish_with_error(db, task_id, "worker_lost", message, stamp)
+            ids = [
+                row[0]
+                for row in self._run(
+                    db,
+                    f"SELECT id FROM tasks WHERE kind IN ({marks}) AND ("
+                    "(status='waiting' AND run_after <= ?) OR "
+                    "(status='processing' AND lease_expires < ?)) "
+                    f"ORDER BY created, id LIMIT ? {self.lock_clause}",
+                    (*kinds, now, now, limit),
+                ).fetchall()
+            ]
+            if not ids:
+                return []
+            id_marks = ",".join("?" * len(ids))
+            self._run(
+                db,
+                "UPDATE tasks SET status='processing', lease_owner=?, lease_expires=?, "
+                f"attempts=attempts+1, progress=0, updated=? WHERE id IN ({id_marks})",
+                (owner, now + lease_s, stamp, *ids),
+            )
+            rows = self._run(
+                db, f"{_TASK_SELECT} WHERE t.id IN ({id_marks}) ORDER BY t.created, t.id", ids
+            ).fetchall()
+        return [_task(r) for r in rows]
+
+    def heartbeat(self, task_id: str, owner: str, lease_s: float) -> bool:
+        with self._transaction() as db:
+            cur = self._run(
+                db,
+                f"UPDATE tasks SET lease_expires=? WHERE {_HELD}",
+                (time.time() + lease_s, task_id, owner),
+            )
+            return cur.rowcount == 1
+
+    def set_progress(self, task_id: str, owner: str, progress: int) -> bool:
+        with self._transaction() as db:
+            cur = self._run(
+                db,
+                f"UPDATE tasks SET progress=?, updated=? WHERE {_HELD}",
+                (max(0, min(99, int(progress))), now_iso(), task_id, owner),
+            )
+            return cur.rowcount == 1
+
+    def complete(
+        self, task_id: str, owner: str, output: FileRecord, ran_on: str | None = None
+    ) -> bool:
+        stamp = now_iso()
+        with self._transaction() as db:
+            cur = self._run(
+                db,
+                "UPDATE tasks SET status='ready', progress=100, output_file_id=?, ran_on=?, "
+                "error_code=NULL, error_message=NULL, lease_owner=NULL, lease_expires=NULL, "
+                f"updated=? WHERE {_HELD}",
+                (output.id, ran_on, stamp, task_id, owner),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._upsert_file(db, output)
+            self._enqueue_webhook(db, task_id, "task.ready", stamp)
+        return True
+
+    def fail(
+        self, task_id: str, owner: str, code: str, message: str, retry_in: float | None
+    ) -> bool:
+        stamp = now_iso()
+        with self._transaction() as db:
+            held = self._run(
+                db, f"SELECT id FROM tasks WHERE {_HELD} {self.lock_clause}", (task_id, owner)
+            ).fetchone()
+            if held is None:
+                return False
+            if retry_in is None:
+                self._finish_with_error(db, task_id, code, message, stamp)
+            else:
+                self._run(
+                    db,
+                    "UPDATE tasks SET status='waiting', error_code=?, error_message=?, "
+                    "lease_owner=NULL, lease_expires=NULL, run_after=?, updated=? WHERE id=?",
+                    (code, message, time.time() + retry_in, stamp, task_id),
+                )
+        return True
+
+    def cancel(self, project_id: str, task_id: str) -> TaskRecord | None:
+        stamp = now_iso()
+        with self._transaction() as db:
+            row = self._run(
+                db,
+                f"SELECT status FROM tasks WHERE id=? AND project_id=? {self.lock_clause}",
+                (task_id, project_id),
+            ).fetchone()
+            if row is None:
+                return None
+            if row[0] in ("waiting", "processing"):
+                # Clearing the lease makes the running worker's result land nowhere.
+                self._finish_with_error(db, task_id, "cancelled", "cancelled by the client", stamp)
+        return self.get_task(project_id, task_id)
+
+    def _finish_with_error(
+        self, db: Connection, task_id: str, code: str, message: str, stamp: str
+    ) -> None:
+        self._run(
+            db,
+            "UPDATE tasks SET status='error', error_code=?, error_message=?, lease_owner=NULL, "
+            "lease_expires=NULL, updated=? WHERE id=?",
+            (code, message, stamp, task_id),
+        )
+        self._enqueue_webhook(db, task_id, "task.error", stamp)
+
+    # webhooks outbox -----------------------------------------------------------
+
+    def _enqueue_webhook(self, db: Connection, task_id: str, event: str, stamp: str) -> None:
+        self._run(db, _ENQUEUE_WEBHOOK, (new_id("evt"), event, time.time(), stamp, task_id))
+
+    def claim_webhooks(self, limit: int, lease_s: float) -> list[WebhookEvent]:
+        now = time.time()
+        with self._transaction() as db:
+            rows = self._run(
+                db,
+                "SELECT id, task_id, project_id, url, event, attempts, created FROM webhooks "
+                "WHERE sent IS NULL AND gave_up IS NULL AND due <= ? "
+                f"ORDER BY due, id LIMIT ? {self.lock_clause}",
+                (now, limit),
+            ).fetchall()
+            for row in rows:
+                self._run(
+                    db,
+                    "UPDATE webhooks SET due=?, attempts=attempts+1 WHERE id=?",
+                    (now + lease_s, row[0]),
+                )
+        return [
+            WebhookEvent(
+                id=r[0],
+                task_id=r[1],
+                project_id=r[2],
+                url=r[3],
+                event=r[4],
+                attempts=int(r[5]) + 1,
+                created=r[6],
+            )
+            for r in rows
+        ]
+
+    def webhook_sent(self, event_id: str) -> None:
+        with self._transaction() as db:
+            self._run(
+                db, "UPDATE webhooks SET sent=?, last_error=NULL WHERE id=?", (now_iso(), event_id)
+            )
+
+    def webhook_failed(self, event_id: str, error: str, retry_in: float | None) -> None:
+        with self._transaction() as db:
+            if retry_in is None:
+                self._run(
+                    db,
+                    "UPDATE webhooks SET gave_up=?, last_error=? WHERE id=?",
+                    (now_iso(), error, event_id),
+                )
+            else:
+                self._run(
+                    db,
+                    "UPDATE webhooks SET due=?, last_error=? WHERE id=?",
+                    (time.time() + retry_in, error, event_id),
+                )
+
+    # files -----------------------------------------------------------------------
+
+    def create_file(self, file: FileRecord) -> None:
+        with self._transaction() as db:
+            self._upsert_file(db, file)
+
+    def get_file(self, project_id: str | None, file_id: str) -> FileRecord | None:
+        with self._connect() as db:
+            params: tuple[str, ...] = (file_id,)
+            sql = "WHERE f.id = ?"
+            if project_id is not None:
+                sql, params = "WHERE f.id = ? AND f.project_id = ?", (file_id, project_id)
+            row = self._run(db, f"SELECT {_FILE_COLUMNS} FROM files f {sql}", params).fetchone()
+        return _file(row) if row else None
+
+    def _upsert_file(self, db: Connection, f: FileRecord) -> None:
+        self._run(
+            db,
+            "INSERT INTO files (id, project_id, object, kind, filename, mimetype, filesize, "
+            "storage_key, info, task_id, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (id) DO UPDATE SET filename=excluded.filename, "
+            "mimetype=excluded.mimetype, filesize=excluded.filesize, "
+            "storage_key=excluded.storage_key, info=excluded.info, updated=excluded.updated",
+            (
+                f.id,
+                f.project_id,
+                f.object,
+                f.kind,
+                f.filename,
+                f.mimetype,
+                f.filesize,
+                f.storage_key,
+                json.dumps(f.info),
+                f.task_id,
+                f.created,
+                f.updated,
+            ),
+        )
+
+
+def iter_statements(schema: str) -> Iterator[str]:
+    for statement in schema.split(";"):
+        if statement.strip():
+            yield statement.strip()
+
+
+def _file(row: Sequence[Any]) -> FileRecord:
+    (
+        id_,
+        project_id,
+        object_,
+        kind,
+        filename,
+        mimetype,
+        filesize,
+        storage_key,
+        created,
+        updated,
+        info,
+        task_id,
+    ) = row
+    return FileRecord(
+        id=id_,
+        project_id=project_id,
+        object=object_,
+        kind=kind,
+        filename=filename,
+        mimetype=mimetype,
+        filesize=int(filesize),
+        storage_key=storage_key,
+        created=created,
+        updated=updated,
+        info=json.loads(info),
+        task_id=task_id,
+    )
+
+
+def _task(row: Sequence[Any]) -> TaskRecord:
+    (
+        id_,
+        project_id,
+        kind,
+        status,
+        options,
+        created,
+        updated,
+        input_url,
+        input_file_id,
+        progress,
+        error_code,
+        error_message,
+        attempts,
+        lease_owner,
+        webhook_url,
+        ran_on,
+    ) = row[:16]
+    file_row = row[16:]
+    return TaskRecord(
+        id=id_,
+        project_id=project_id,
+        kind=kind,
+        status=status,
+        options=json.loads(options),
+        created=created,
+        updated=updated,
+        input_url=input_url,
+        input_file_id=input_file_id,
+        progress=progress,
+        error_code=error_code,
+        error_message=error_message,
+        attempts=attempts,
+        lease_owner=lease_owner,
+        webhook_url=webhook_url,
+        ran_on=ran_on,
+        output=_file(file_row) if file_row[0] is not None else None,
+    )
