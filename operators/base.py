@@ -8,7 +8,7 @@ one media input into one artifact in `process()`. It reads media only through th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -75,6 +75,14 @@ class Artifact:
     format: str
 
 
+Progress = Callable[[float], None]
+"""Called by operators with the fraction done, 0.0-1.0; cheap to call often."""
+
+
+def no_progress(fraction: float) -> None:
+    """The default progress sink: ignore."""
+
+
 class Operator(ABC):
     kind: ClassVar[str]
     resources: ClassVar[Resources] = Resources()
@@ -83,5 +91,7 @@ class Operator(ABC):
         """Load models or probe hardware; called once per actor, before any task."""
 
     @abstractmethod
-    def process(self, source: MediaSource, options: Mapping[str, Any]) -> Artifact:
+    def process(
+        self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
+    ) -> Artifact:
         """Turn one input into one artifact, or raise TaskError."""

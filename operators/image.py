@@ -9,7 +9,15 @@ from typing import Any
 
 from PIL import Image
 
-from operators.base import Artifact, MediaSource, Operator, Resources, TaskError
+from operators.base import (
+    Artifact,
+    MediaSource,
+    Operator,
+    Progress,
+    Resources,
+    TaskError,
+    no_progress,
+)
 from operators.catalog import EXTENSIONS, MIMETYPES
 from operators.geometry import plan_resize
 
@@ -46,7 +54,9 @@ class ImageOperator(Operator):
     # Encoding one still is short and mostly single-threaded: two actors share a core.
     resources = Resources(num_cpus=0.5)
 
-    def process(self, source: MediaSource, options: Mapping[str, Any]) -> Artifact:
+    def process(
+        self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
+    ) -> Artifact:
         config = ImageConfig.from_options(options)
         info = source.info
         if not info.has_video:
@@ -54,7 +64,9 @@ class ImageOperator(Operator):
         if config.start and info.is_image:
             raise TaskError("option_out_of_range", "start applies to videos; the input is an image")
         picture = Image.fromarray(source.still(config.start).pixels)
+        progress(0.4)
         picture = resize(picture, config, keep_alpha=config.format in ALPHA_FORMATS)
+        progress(0.6)
         return Artifact(
             data=encode(picture, config),
             extension=EXTENSIONS[config.format],

@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pipeline.config import Settings
+
+if TYPE_CHECKING:
+    from pipeline.storage import Storage
+    from pipeline.store import Store
 
 log = logging.getLogger("strobe")
 
@@ -44,14 +51,21 @@ def run_api(settings: Settings, host: str, port: int, *, embedded_workers: bool)
     import uvicorn
 
     from pipeline.api.app import create_app
-    from pipeline.storage import open_storage
-    from pipeline.store import open_store
+    from pipeline.api.presenters import Presenter
+    from pipeline.webhooks import WebhookSender
 
-    app = create_app(
-        settings, open_store(settings.database_url), open_storage(settings.storage_url)
+    store, storage = _open_backends(settings)
+    app = create_app(settings, store, storage)
+    url = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    presenter = Presenter(url, settings.secret_key, storage, settings.url_ttl_s)
+    sender = WebhookSender(
+        store, presenter, secret=settings.webhook_secret, allow_private=settings.allow_private_urls
     )
+    stopping = threading.Event()
+    threading.Thread(
+        target=sender.run, args=(stopping.is_set,), name="webhooks", daemon=True
+    ).start()
     worker = _spawn_worker() if embedded_workers else None
-    url = settings.public_url or f"http://{host}:{port}"
     print(f"Strobe API on {url}  (data in {settings.data_dir})", flush=True)
     for key, project in settings.api_keys.items():
         shown = key if os.environ.get("STROBE_API_KEYS") is None else key[:6] + "…"
@@ -59,9 +73,34 @@ def run_api(settings: Settings, host: str, port: int, *, embedded_workers: bool)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        stopping.set()
         if worker is not None:
             _stop(worker)
     return 0
+
+
+def _open_backends(settings: Settings) -> tuple[Store, Storage]:
+    """Open the store and storage or exit with a message that says what is wrong."""
+    from pipeline.storage import open_storage
+    from pipeline.store import open_store
+
+    try:
+        store = open_store(settings.database_url)
+    except Exception as exc:
+        raise SystemExit(
+            f"strobe: cannot open the database {_redact(settings.database_url)}: {exc}"
+        ) from exc
+    try:
+        storage = open_storage(settings.storage_url, settings.s3_endpoint_url)
+        storage.check()
+    except Exception as exc:
+        raise SystemExit(f"strobe: cannot use the storage {settings.storage_url}: {exc}") from exc
+    return store, storage
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before printing it."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
@@ -72,7 +111,6 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     from pipeline.runtime.dispatcher import Dispatcher
     from pipeline.runtime.ray_pool import RayActorPool, start_ray
     from pipeline.runtime.retry import RetryPolicy
-    from pipeline.store import open_store
 
     parent = os.getppid()
     stopping = False
@@ -83,9 +121,10 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    store, _ = _open_backends(settings)
     start_ray(settings)
     dispatcher = Dispatcher(
-        open_store(settings.database_url),
+        store,
         RayActorPool(settings),
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         kinds=sorted(OPERATORS),

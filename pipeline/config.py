@@ -27,6 +27,7 @@ class Settings:
     allow_private_urls: bool = False
     public_url: str | None = None
     secret_key: str = ""
+    webhook_secret: str = ""
     max_upload_bytes: int = 2 * 1024**3
     max_input_bytes: int = 2 * 1024**3
     fetch_timeout_s: float = 60.0
@@ -51,6 +52,7 @@ class Settings:
             allow_private_urls=_flag(env, "STROBE_ALLOW_PRIVATE_URLS"),
             public_url=(env.get("STROBE_PUBLIC_URL") or "").rstrip("/") or None,
             secret_key=env.get("STROBE_SECRET_KEY", ""),
+            webhook_secret=env.get("STROBE_WEBHOOK_SECRET", ""),
             max_upload_bytes=_int(env, "STROBE_MAX_UPLOAD_BYTES", 2 * 1024**3),
             max_input_bytes=_int(env, "STROBE_MAX_INPUT_BYTES", 2 * 1024**3),
             fetch_timeout_s=_float(env, "STROBE_FETCH_TIMEOUT", 60.0),
@@ -67,10 +69,11 @@ class Settings:
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
         secret = self.secret_key or _read_or_create(self.data_dir / "secret_key", "")
+        hooks = self.webhook_secret or _read_or_create(self.data_dir / "webhook_secret", "whsec_")
         keys = dict(self.api_keys) or {
             _read_or_create(self.data_dir / "api_key", "sk_"): DEFAULT_PROJECT
         }
-        return replace(self, secret_key=secret, api_keys=keys)
+        return replace(self, secret_key=secret, webhook_secret=hooks, api_keys=keys)
 
 
 def parse_api_keys(raw: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from operators.base import Artifact, Operator, TaskError
+from operators.base import Artifact, Operator, Progress, TaskError, no_progress
 from operators.catalog import KINDS
 from pipeline.config import Settings
 from pipeline.fetch import download
@@ -21,6 +21,9 @@ from pipeline.storage import Storage, StorageError
 from pipeline.store import FileRecord
 
 log = logging.getLogger(__name__)
+
+# How a task's progress splits: fetching the input, then the operator's own share.
+FETCHED, PROCESSED = 0.1, 0.95
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Job:
     options: dict[str, Any]
     input_url: str | None = None
     input_key: str | None = None
+    owner: str = ""  # the dispatcher holding the lease; progress writes need it
 
 
 @dataclass(frozen=True)
@@ -40,15 +44,22 @@ class JobResult:
     task_id: str
     output: FileRecord | None = None
     error: dict[str, Any] = field(default_factory=dict)  # code, message, retryable
+    ran_on: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.output is not None
 
 
-def execute(job: Job, operator: Operator, storage: Storage, settings: Settings) -> JobResult:
+def execute(
+    job: Job,
+    operator: Operator,
+    storage: Storage,
+    settings: Settings,
+    progress: Progress = no_progress,
+) -> JobResult:
     try:
-        return JobResult(job.task_id, output=_run(job, operator, storage, settings))
+        return JobResult(job.task_id, output=_run(job, operator, storage, settings, progress))
     except TaskError as exc:
         return JobResult(job.task_id, error=_error(exc.code, exc.message, exc.retryable))
     except Exception as exc:  # a bug: keep the worker alive, say so, log the task id
@@ -56,15 +67,22 @@ def execute(job: Job, operator: Operator, storage: Storage, settings: Settings) 
         return JobResult(job.task_id, error=_error("internal", f"internal error: {exc}", False))
 
 
-def _run(job: Job, operator: Operator, storage: Storage, settings: Settings) -> FileRecord:
+def _run(
+    job: Job, operator: Operator, storage: Storage, settings: Settings, progress: Progress
+) -> FileRecord:
     work = settings.data_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work, prefix=f"{job.task_id}-") as tmp:
         source_path = Path(tmp) / "input"
         _fetch_input(job, storage, settings, source_path)
+        progress(FETCHED)
         source = MediaFile(source_path, max_pixels=settings.max_input_pixels)
-        artifact = operator.process(source, job.options)
-        return _store_output(job, artifact, storage, Path(tmp))
+        artifact = operator.process(
+            source, job.options, lambda done: progress(FETCHED + (PROCESSED - FETCHED) * done)
+        )
+        output = _store_output(job, artifact, storage, Path(tmp))
+        progress(PROCESSED)
+        return output
 
 
 def _fetch_input(job: Job, storage: Storage, settings: Settings, dest: Path) -> None:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from pipeline.api.context import base_url, envelope, presenter, project_of, state
 from pipeline.api.envelope import list_meta, page_count, page_links
-from pipeline.api.errors import invalid, not_found
+from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.schemas import KindName, TaskCreate, task_request
 from pipeline.ids import new_id, now_iso
 from pipeline.store import TaskQuery, TaskRecord
@@ -37,6 +37,7 @@ def create_task(body: TaskCreate, request: Request) -> JSONResponse:
         updated=stamp,
         input_url=req.input_url,
         input_file_id=req.input_file_id,
+        webhook_url=req.webhook_url,
     )
     app.store.create_task(task)  # committed before the 201 goes out
     return envelope(
@@ -75,6 +76,18 @@ def get_task(task_id: str, request: Request) -> JSONResponse:
     task = state(request).store.get_task(project, task_id)
     if task is None:
         raise not_found("task", task_id)
+    return envelope(request, presenter(request).task(task), links=_task_links(request, task.id))
+
+
+@router.delete("/tasks/{task_id}")
+def cancel_task(task_id: str, request: Request) -> JSONResponse:
+    """Cancel a waiting or running task; it ends `error` with code `cancelled`."""
+    project = project_of(request)
+    task = state(request).store.cancel(project, task_id)
+    if task is None:
+        raise not_found("task", task_id)
+    if task.status == "ready":
+        raise ApiError(409, "invalid_request", f"task {task_id} is already ready")
     return envelope(request, presenter(request).task(task), links=_task_links(request, task.id))
 
 

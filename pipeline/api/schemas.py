@@ -71,6 +71,9 @@ class TaskCreate(BaseModel):
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
     count: int | None = Field(None, ge=1, le=1000)
     interval: float | None = Field(None, gt=0, le=3600)
+    webhook_url: str | None = Field(
+        None, max_length=2048, description="Notified with the task when it is ready or fails"
+    )
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,17 @@ class TaskRequest:
     options: dict[str, Any]
     input_url: str | None
     input_file_id: str | None
+    webhook_url: str | None = None
 
 
 def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bool) -> TaskRequest:
     """Resolve kind and format and check that every option fits the kind."""
     given = body.model_dump(exclude_none=True)
     url, file_id = given.pop("url", None), given.pop("file_id", None)
+    webhook_url = given.pop("webhook_url", None)
     _check_input(url, file_id, allow_private)
+    if webhook_url is not None:
+        _check_public_url("webhook_url", webhook_url, allow_private)
     filename = given.get("filename")
     if filename is not None:
         check_filename(filename)
@@ -117,22 +124,28 @@ def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bo
                 f"options for {kind}: {', '.join(sorted(spec.options))}",
             )
     _check_times(given)
-    return TaskRequest(kind=kind, options=given, input_url=url, input_file_id=file_id)
+    return TaskRequest(
+        kind=kind, options=given, input_url=url, input_file_id=file_id, webhook_url=webhook_url
+    )
 
 
 def _check_input(url: str | None, file_id: str | None, allow_private: bool) -> None:
     if (url is None) == (file_id is None):
         raise invalid("url", "give exactly one of url or file_id")
     if url is not None:
-        reason = check_url_syntax(url)
-        if reason:
-            raise invalid("url", reason)
-        if not allow_private and literal_private_host(url):
-            raise invalid(
-                "url",
-                "points at a private or loopback address; the server refuses "
-                "those unless STROBE_ALLOW_PRIVATE_URLS=1",
-            )
+        _check_public_url("url", url, allow_private)
+
+
+def _check_public_url(field: str, url: str, allow_private: bool) -> None:
+    reason = check_url_syntax(url)
+    if reason:
+        raise invalid(field, reason)
+    if not allow_private and literal_private_host(url):
+        raise invalid(
+            field,
+            "points at a private or loopback address; the server refuses "
+            "those unless STROBE_ALLOW_PRIVATE_URLS=1",
+        )
 
 
 def check_filename(filename: str) -> None:

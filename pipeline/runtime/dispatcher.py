@@ -12,6 +12,7 @@ from pipeline.runtime.retry import RetryPolicy
 from pipeline.store import Store, TaskRecord
 
 log = logging.getLogger(__name__)
+STORE_RETRY_S = 1.0
 
 
 class ActorPool(Protocol):
@@ -39,16 +40,26 @@ class Dispatcher:
         self.store, self.pool, self.owner, self.kinds = store, pool, owner, kinds
         self.lease_s, self.retry, self.poll_s = lease_s, retry, poll_s
         self.running: dict[str, TaskRecord] = {}
+        self.unrecorded: list[JobResult] = []  # finished while the store was unreachable
         self._last_heartbeat = time.monotonic()
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         log.info("dispatcher %s serving kinds %s", self.owner, ", ".join(self.kinds))
         while not should_stop():
-            leased = self.lease()
-            for result in self.pool.wait(0.0 if leased else self.poll_s):
-                self.record(result)
-            self.heartbeat_if_due()
+            try:
+                self.step()
+            except Exception:
+                # The store went away (restart, network): keep results, try again shortly.
+                log.warning("store unavailable; retrying in %g s", STORE_RETRY_S, exc_info=True)
+                time.sleep(STORE_RETRY_S)
         self.release_all()
+
+    def step(self) -> None:
+        self.record_pending()
+        leased = self.lease()
+        self.unrecorded.extend(self.pool.wait(0.0 if leased else self.poll_s))
+        self.record_pending()
+        self.heartbeat_if_due()
 
     def lease(self) -> int:
         leased = 0
@@ -56,10 +67,8 @@ class Dispatcher:
             free = self.pool.free_slots(kind)
             if free <= 0:
                 continue
-            tasks = self.store.lease(
-                self.owner, [kind], free, self.lease_s, self.retry.max_attempts
-            )
-            for task in tasks:
+            max_attempts = self.retry.max_attempts
+            for task in self.store.lease(self.owner, [kind], free, self.lease_s, max_attempts):
                 job = self._job(task)
                 if job is None:
                     continue
@@ -68,24 +77,27 @@ class Dispatcher:
                 leased += 1
         return leased
 
+    def record_pending(self) -> None:
+        while self.unrecorded:
+            self.record(self.unrecorded[0])
+            self.unrecorded.pop(0)
+
     def record(self, result: JobResult) -> None:
-        task = self.running.pop(result.task_id, None)
+        task = self.running.get(result.task_id)
         if task is None:
             return
         if result.output is not None:
-            if not self.store.complete(task.id, self.owner, result.output):
+            if not self.store.complete(task.id, self.owner, result.output, result.ran_on):
                 log.warning("task %s finished after its lease was lost; result dropped", task.id)
-            return
-        error = result.error
-        delay = self.retry.delay_after(task.attempts) if error.get("retryable") else None
-        self.store.fail(task.id, self.owner, error["code"], error["message"], delay)
-        log.info(
-            "task %s failed (%s): %s%s",
-            task.id,
-            error["code"],
-            error["message"],
-            "" if delay is None else f"; retrying in {delay:g} s",
-        )
+        else:
+            error = result.error
+            delay = self.retry.delay_after(task.attempts) if error.get("retryable") else None
+            self.store.fail(task.id, self.owner, error["code"], error["message"], delay)
+            retrying = "" if delay is None else f"; retrying in {delay:g} s"
+            log.info(
+                "task %s failed (%s): %s%s", task.id, error["code"], error["message"], retrying
+            )
+        del self.running[result.task_id]
 
     def heartbeat_if_due(self) -> None:
         if time.monotonic() - self._last_heartbeat < self.lease_s / 3:
@@ -93,12 +105,15 @@ class Dispatcher:
         self._last_heartbeat = time.monotonic()
         for task_id in list(self.running):
             if not self.store.heartbeat(task_id, self.owner, self.lease_s):
-                log.warning("lost the lease on task %s", task_id)
+                log.warning("lost the lease on task %s (cancelled or expired)", task_id)
 
     def release_all(self) -> None:
         """On shutdown, hand running tasks back to the queue for another worker."""
         for task_id in list(self.running):
-            self.store.fail(task_id, self.owner, "interrupted", "the worker stopped", 0.0)
+            try:
+                self.store.fail(task_id, self.owner, "interrupted", "the worker stopped", 0.0)
+            except Exception:
+                log.warning("could not release task %s; its lease will expire", task_id)
         self.running.clear()
 
     def _job(self, task: TaskRecord) -> Job | None:
@@ -106,13 +121,8 @@ class Dispatcher:
         if task.input_file_id:
             source = self.store.get_file(task.project_id, task.input_file_id)
             if source is None:
-                self.store.fail(
-                    task.id,
-                    self.owner,
-                    "input_unreadable",
-                    f"file {task.input_file_id} no longer exists",
-                    None,
-                )
+                message = f"file {task.input_file_id} no longer exists"
+                self.store.fail(task.id, self.owner, "input_unreadable", message, None)
                 return None
             input_key = source.storage_key
         return Job(
@@ -122,4 +132,5 @@ class Dispatcher:
             options=task.options,
             input_url=task.input_url,
             input_key=input_key,
+            owner=self.owner,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ray
@@ -13,6 +13,7 @@ from ray.exceptions import RayActorError, RayTaskError
 
 from pipeline.config import Settings
 from pipeline.executor import Job, JobResult, execute
+from pipeline.runtime.progress import ThrottledProgress
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +35,23 @@ class OperatorActor:
     def __init__(self, kind: str, settings: Settings) -> None:
         from operators.registry import load_operator
         from pipeline.storage import open_storage
+        from pipeline.store import open_store
 
         logging.basicConfig(level=logging.INFO)
         self.operator = load_operator(kind)()
         self.operator.setup()
-        self.storage = open_storage(settings.storage_url)
+        self.storage = open_storage(settings.storage_url, settings.s3_endpoint_url)
+        self.store = open_store(settings.database_url)
         self.settings = settings
+        self.node_id = ray.get_runtime_context().get_node_id()
 
     def run(self, job: Job) -> JobResult:
-        return execute(job, self.operator, self.storage, self.settings)
+        def write(percent: int) -> None:
+            self.store.set_progress(job.task_id, job.owner, percent)
+
+        progress = ThrottledProgress(write)
+        result = execute(job, self.operator, self.storage, self.settings, progress)
+        return replace(result, ran_on=self.node_id)
 
 
 @dataclass

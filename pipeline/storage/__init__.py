@@ -6,7 +6,7 @@ from pipeline.storage.local import LocalStorage
 from pipeline.storage.port import Storage, StorageError
 
 
-def open_storage(url: str) -> Storage:
+def open_storage(url: str, endpoint_url: str | None = None) -> Storage:
     """`file:///path` -> LocalStorage. (`s3://bucket/prefix` arrives with the S3 adapter.)"""
     if url.startswith("file://"):
         return LocalStorage(url.removeprefix("file://"))

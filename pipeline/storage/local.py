@@ -44,6 +44,10 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def check(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise StorageError(f"{self.root} is not writable")
+
     def presigned_url(self, key: str, expires_in: int) -> str | None:
         return None
 

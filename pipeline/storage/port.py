@@ -26,6 +26,10 @@ class Storage(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def check(self) -> None:
+        """Raise StorageError now if the storage cannot be used (missing bucket, bad keys)."""
+        ...
+
     def exists(self, key: str) -> bool: ...
 
     def presigned_url(self, key: str, expires_in: int) -> str | None:
