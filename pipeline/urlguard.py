@@ -12,8 +12,12 @@ ALLOWED_SCHEMES = ("http", "https")
 
 
 def check_url_syntax(url: str) -> str | None:
-    """The reason a URL can never work (wrong scheme, no host), or None."""
-    parts = urlsplit(url)
+    """The reason a URL can never work (wrong scheme, no host, bad port), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
     if parts.scheme not in ALLOWED_SCHEMES:
         return f"must be an http or https URL (got scheme {parts.scheme or 'none'!r})"
     if not parts.hostname:

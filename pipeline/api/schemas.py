@@ -45,7 +45,7 @@ FormatName = Literal[
     "vtt",
     "srt",
 ]
-_FILENAME_OK = re.compile(r"^[^/\\\x00-\x1f]+$")
+_FILENAME_OK = re.compile(r"[^/\\\x00-\x1f\x7f]+")
 
 
 class TaskCreate(BaseModel):
@@ -149,7 +149,7 @@ def _check_public_url(field: str, url: str, allow_private: bool) -> None:
 
 
 def check_filename(filename: str) -> None:
-    if not _FILENAME_OK.match(filename) or filename in {".", ".."} or filename.startswith("."):
+    if not _FILENAME_OK.fullmatch(filename) or filename in {".", ".."} or filename.startswith("."):
         raise invalid(
             "filename", "must be a plain file name: no '/', '\\', control characters or leading '.'"
         )

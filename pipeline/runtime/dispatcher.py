@@ -111,7 +111,7 @@ class Dispatcher:
         """On shutdown, hand running tasks back to the queue for another worker."""
         for task_id in list(self.running):
             try:
-                self.store.fail(task_id, self.owner, "interrupted", "the worker stopped", 0.0)
+                self.store.release(task_id, self.owner)
             except Exception:
                 log.warning("could not release task %s; its lease will expire", task_id)
         self.running.clear()

@@ -39,7 +39,9 @@ class LocalStorage:
                 yield chunk
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        if path.is_file():
+            path.unlink()
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -104,6 +104,10 @@ class Store(Protocol):
         """Record the output file and mark the task ready, if `owner` still holds it."""
         ...
 
+    def release(self, task_id: str, owner: str) -> bool:
+        """Give a task back to the queue unrun (worker shutdown); the attempt does not count."""
+        ...
+
     def set_progress(self, task_id: str, owner: str, progress: int) -> bool:
         """0-100 while running; False when `owner` no longer holds the task."""
         ...

@@ -229,6 +229,16 @@ class SqlStore(ABC):
             )
             return cur.rowcount == 1
 
+    def release(self, task_id: str, owner: str) -> bool:
+        with self._transaction() as db:
+            cur = self._run(
+                db,
+                "UPDATE tasks SET status='waiting', lease_owner=NULL, lease_expires=NULL, "
+                f"attempts=attempts-1, progress=0, updated=? WHERE {_HELD}",
+                (now_iso(), task_id, owner),
+            )
+            return cur.rowcount == 1
+
     def set_progress(self, task_id: str, owner: str, progress: int) -> bool:
         with self._transaction() as db:
             cur = self._run(
