@@ -107,7 +107,8 @@ class Connection(Protocol):
 
 
 class SqlStore(ABC):
-    lock_clause = ""  # appended to the lease SELECT, e.g. FOR UPDATE SKIP LOCKED
+    lock_clause = ""  # queue claims: rows another worker holds are skipped (SKIP LOCKED)
+    row_lock = ""  # single-row updates: wait for the row (FOR UPDATE)
 
     @abstractmethod
     def _connect(self) -> AbstractContextManager[Connection]:
@@ -272,7 +273,7 @@ class SqlStore(ABC):
         stamp = now_iso()
         with self._transaction() as db:
             held = self._run(
-                db, f"SELECT id FROM tasks WHERE {_HELD} {self.lock_clause}", (task_id, owner)
+                db, f"SELECT id FROM tasks WHERE {_HELD} {self.row_lock}", (task_id, owner)
             ).fetchone()
             if held is None:
                 return False

@@ -29,11 +29,17 @@ def make_video(
     audio: bool = False,
     color_at: ColorAt = gray_ramp,
     codec: str = "libx264",
+    gop: int | None = None,
 ) -> Path:
-    """An H.264 (and optionally AAC) file whose frame at time t is filled with color_at(t)."""
+    """An H.264 (and optionally AAC) file whose frame at time t is filled with color_at(t).
+
+    `gop` sets the keyframe interval in frames (the encoder's default when None).
+    """
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if gop is not None:
+            stream.codec_context.gop_size = gop
         audio_stream = container.add_stream("aac", rate=48000) if audio else None
         frames = int(round(seconds * fps))
         for index in range(frames):
