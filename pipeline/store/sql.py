@@ -293,7 +293,7 @@ class SqlStore(ABC):
         with self._transaction() as db:
             row = self._run(
                 db,
-                f"SELECT status FROM tasks WHERE id=? AND project_id=? {self.lock_clause}",
+                f"SELECT status FROM tasks WHERE id=? AND project_id=? {self.row_lock}",
                 (task_id, project_id),
             ).fetchone()
             if row is None:
