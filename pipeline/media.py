@@ -11,16 +11,21 @@ from pathlib import Path
 
 import av
 import av.error
+import numpy as np
+from PIL import Image
 
 from operators.base import MediaInfo, Still, TaskError
 
 # Demuxers that hold single pictures rather than timed video.
 _IMAGE_DEMUXERS = {"image2", "png_pipe", "webp_pipe", "jpeg_pipe", "bmp_pipe", "gif", "tiff_pipe"}
+# Demuxers that turn text files (.txt, .nfo, .diz …) into pictures of the text.
+_TEXT_DEMUXERS = {"tty", "bin", "xbin", "adf", "idf"}
 
 
 def probe(path: Path, *, max_pixels: int | None = None) -> MediaInfo:
-    """Read the container header: streams, size, duration. Decodes nothing."""
-    with _open(path) as container:
+    """Read the container header: streams, size, duration. Decodes at most one picture,
+    and none bigger than `max_pixels`."""
+    with _open(path, max_pixels) as container:
         return _describe(container, max_pixels)
 
 
@@ -29,6 +34,7 @@ class MediaFile:
 
     def __init__(self, path: Path, *, max_pixels: int | None = None) -> None:
         self.path = path
+        self.max_pixels = max_pixels
         self._info = probe(path, max_pixels=max_pixels)
 
     @property
@@ -36,7 +42,7 @@ class MediaFile:
         return self._info
 
     def still(self, at: float | None = None) -> Still:
-        """The frame shown at `at` seconds (the first one when None)."""
+        """The frame shown at `at` seconds (the first one when None), upright."""
         if not self._info.has_video:
             raise TaskError("no_video_stream", "the input has no video stream")
         at = at or 0.0
@@ -46,45 +52,113 @@ class MediaFile:
                 "option_out_of_range",
                 f"start {at:g} s is at or after the end of the input ({duration:.3f} s)",
             )
+        try:
+            timestamp, pixels = self._decode_near(at)
+        except av.error.FFmpegError as exc:
+            raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
+        if at - timestamp > _gap_allowed(self._info.fps):
+            raise TaskError(
+                "input_unreadable",
+                f"the input's frames end at {timestamp:.3f} s, before the requested "
+                f"{at:g} s: the file looks truncated",
+            )
+        return Still(timestamp=timestamp, pixels=pixels)
+
+    def _decode_near(self, at: float) -> tuple[float, np.ndarray]:
         fmt = "rgba" if self._info.has_alpha else "rgb24"
-        with _open(self.path) as container:
-            try:
-                frame = _frame_at(container, at)
-            except av.error.FFmpegError as exc:
-                raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
-            if frame is None:
-                raise TaskError("input_unreadable", "the input has no decodable frames")
-            timestamp = float(frame.time or 0.0)
-            return Still(timestamp=timestamp, pixels=frame.to_ndarray(format=fmt))
+        # Seek to the keyframe before `at`; some demuxers (MPEG-TS) land after it, so step
+        # further back, and in the end decode from the very start.
+        for back_off in (0.0, 2.0, 10.0, None):
+            with _open(self.path, self.max_pixels) as container:
+                stream = container.streams.video[0]
+                stream.thread_type = "AUTO"
+                origin = _start_seconds(stream)
+                seek_to = None if back_off is None else max(0.0, at - back_off)
+                frame = _frame_near(container, stream, origin, seek_to, at)
+                if frame is _OVERSHOT:
+                    continue
+                if frame is None:
+                    raise TaskError("input_unreadable", "the input has no decodable frames")
+                assert isinstance(frame, av.VideoFrame)
+                timestamp = max(0.0, float(frame.time or 0.0) - origin)
+                return timestamp, _upright(frame.to_ndarray(format=fmt), frame)
+        raise TaskError("input_unreadable", "could not find the requested frame")
 
 
-def _frame_at(container: av.container.InputContainer, at: float) -> av.VideoFrame | None:
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    if at > 0 and stream.time_base is not None:
-        # Seek lands on the keyframe before `at`; decode forward to the nearest frame.
-        container.seek(int(at / stream.time_base), stream=stream, backward=True)
+_OVERSHOT = object()
+
+
+def _start_seconds(stream: av.video.stream.VideoStream) -> float:
+    if stream.start_time and stream.time_base:
+        return float(stream.start_time * stream.time_base)
+    return 0.0
+
+
+def _frame_near(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    origin: float,
+    seek_to: float | None,
+    at: float,
+) -> av.VideoFrame | object | None:
+    """Decode forward to the frame nearest `at` (stream time minus `origin`).
+
+    Returns _OVERSHOT when the seek landed after `at`, so nothing at or before it was seen.
+    """
+    if seek_to and stream.time_base is not None:
+        container.seek(int((origin + seek_to) / stream.time_base), stream=stream, backward=True)
+    target = origin + at
     best = None
     for frame in container.decode(stream):
-        if frame.time is None or frame.time <= at or best is None:
+        time_s = frame.time
+        if time_s is None:
+            best = best or frame
+            continue
+        if best is None and seek_to is not None and time_s > target + _HALF_FRAME_SLACK:
+            return _OVERSHOT
+        if time_s <= target or best is None:
             best = frame
-        else:
-            # `frame` is the first one past `at`: keep whichever of the two is closer.
-            if abs(frame.time - at) < abs((best.time or 0.0) - at):
-                best = frame
-            break
-        if frame.time is not None and frame.time >= at:
-            break
+            if time_s >= target:
+                break
+            continue
+        # `frame` is the first one past `target`: keep whichever of the two is closer.
+        if abs(time_s - target) < abs((best.time or 0.0) - target):
+            best = frame
+        break
+    if best is None and seek_to:
+        return _OVERSHOT  # the seek went past the last frame
     return best
 
 
-def _open(path: Path) -> av.container.InputContainer:
+# A seek may land this far after the target before it counts as overshooting.
+_HALF_FRAME_SLACK = 0.02
+
+
+def _gap_allowed(fps: float | None) -> float:
+    """How far before the requested time the last frame may be: two frame intervals."""
+    return 2.0 / fps if fps else 0.5
+
+
+def _upright(pixels: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
+    """Apply the display rotation (EXIF orientation, phone video metadata)."""
+    quarter_turns = round(getattr(frame, "rotation", 0) / 90) % 4
+    return np.ascontiguousarray(np.rot90(pixels, quarter_turns)) if quarter_turns else pixels
+
+
+def _open(path: Path, max_pixels: int | None = None) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise TaskError("input_unreadable", "the input is empty (0 bytes)")
+    # FFmpeg decodes a first picture while probing; max_pixels stops it from allocating
+    # a huge one (the size then reads as 0, reported as too large below).
+    options = {"max_pixels": str(max_pixels)} if max_pixels else {}
     try:
-        return av.open(str(path), mode="r", metadata_errors="ignore")
+        container = av.open(str(path), mode="r", metadata_errors="ignore", options=options)
     except av.error.FFmpegError as exc:
         raise TaskError("input_unreadable", f"not a readable media file: {exc}") from exc
+    if container.format.name in _TEXT_DEMUXERS:
+        container.close()
+        raise TaskError("input_unreadable", "the input is a text file, not media")
+    return container
 
 
 def _describe(container: av.container.InputContainer, max_pixels: int | None) -> MediaInfo:
@@ -95,6 +169,11 @@ def _describe(container: av.container.InputContainer, max_pixels: int | None) ->
     width = video.codec_context.width if video else None
     height = video.codec_context.height if video else None
     if video is not None and not (width and height):
+        if max_pixels:
+            raise TaskError(
+                "input_too_large",
+                f"the input is {_header_size(container.name)} pixels; the limit is {max_pixels}",
+            )
         raise TaskError("input_unreadable", "the video stream has no picture size")
     if max_pixels and width and height and width * height > max_pixels:
         raise TaskError(
@@ -118,6 +197,15 @@ def _describe(container: av.container.InputContainer, max_pixels: int | None) ->
         bitrate=container.bit_rate or None,
         has_alpha=bool(video is not None and _has_alpha(video)),
     )
+
+
+def _header_size(path: str) -> str:
+    """`WxH` from a picture's header without decoding it (FFmpeg refused to say)."""
+    try:
+        with Image.open(path) as picture:
+            return "{}x{}".format(*picture.size)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return "an unknown number of"
 
 
 def _duration(

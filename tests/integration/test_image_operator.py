@@ -209,11 +209,6 @@ def test_lower_quality_makes_a_smaller_file(noisy: Path, tmp_path: Path, fmt: st
     assert decode_picture(out).shape == (180, 240, 3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product gap: the EXIF orientation of a JPEG (phone photos) is ignored; FFmpeg "
-    "exports it as the frame's rotation (-90 here) but still() and probe() drop it",
-)
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     # Stored 400x200, red left / blue right, tagged "rotate 90 degrees clockwise to display".
     stored = Image.new("RGB", (400, 200), RED)

@@ -133,12 +133,6 @@ def test_unreadable_inputs_fail_with_input_unreadable(
     assert len(caught.value.message) > 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="latent product bug: FFmpeg's tty demuxer takes a text file named *.txt (also .nfo, "
-    ".asc, .diz, ...) for a 640x400 'ansi' video; unreachable today only because the "
-    "executor and the upload route name their copies without an extension",
-)
 def test_a_text_file_named_txt_is_not_media(samples: Samples) -> None:
     assert samples.text.suffix == ".txt"
     with pytest.raises(TaskError) as caught:
@@ -192,11 +186,6 @@ print(json.dumps({"code": code, "grew_mib": (peak_kib() - before) / 1024}))
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: probe() lets av.open decode the first picture (find_stream_info) "
-    "before checking max_pixels, so a 126-byte PNG claiming 16000x16000 costs ~750 MiB",
-)
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_pixel_limit_is_checked_before_decoding(tmp_path: Path) -> None:
     path = make_png_claiming(tmp_path / "huge.png", 16000, 16000)
@@ -262,16 +251,7 @@ def clips_by_container(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
         "mp4",
         "mkv",
         "webm",
-        pytest.param(
-            "ts",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="product bug: still() trusts the seek, which in MPEG-TS lands on a "
-                "later keyframe (still(0.51) returns the frame at 0.88 s) or past the last "
-                "one (still(1.91) raises input_unreadable), and it reports frame times "
-                "without subtracting the stream's start time (0.08 s)",
-            ),
-        ),
+        "ts",
     ],
 )
 def test_still_picks_the_right_frame_in_each_container(
@@ -314,11 +294,6 @@ def test_still_of_an_rgba_png_keeps_alpha(tmp_path: Path) -> None:
     assert still.pixels[150, 350, 3] == 128
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: on a file whose header promises more than its data holds, still() "
-    "decodes to the end of the data and silently returns the last frame it found",
-)
 @pytest.mark.parametrize("ext", ["mkv", "webm"])
 def test_still_past_the_data_of_a_cut_short_file_is_not_an_earlier_frame(
     clips_by_container: dict[str, Path], tmp_path: Path, ext: str
