@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +36,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("strobe-data")
+@contextmanager
+def running_server(data_dir: Path, **extra_env: str) -> Iterator[Server]:
+    """`strobe serve` on a free port with its data in `data_dir`; stopped with SIGTERM."""
     port = _free_port()
     env = {
         **os.environ,
@@ -45,6 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "STROBE_ALLOW_PRIVATE_URLS": "1",  # inputs come from a loopback test server
         "STROBE_FETCH_TIMEOUT": "2",
         "STROBE_MAX_ATTEMPTS": "2",
+        **extra_env,
     }
     log = data_dir / "serve.log"
     command = [
@@ -57,7 +59,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "--data-dir",
         str(data_dir),
     ]
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -70,6 +72,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("strobe-data")) as running:
+        yield running
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

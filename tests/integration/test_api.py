@@ -217,3 +217,44 @@ def test_unknown_routes_and_health(client: TestClient) -> None:
     assert health.status_code == 200 and health.json()["data"]["status"] == "ok"
     schema = client.get("/openapi.json").json()
     assert {"/tasks", "/tasks/{task_id}", "/files", "/files/{file_id}"} <= set(schema["paths"])
+
+
+def test_delete_cancels_a_waiting_task(client: TestClient) -> None:
+    task = post_task(client, {"url": VIDEO_URL, "format": "jpeg"}).json()["data"]
+    cancelled = client.delete(f"/tasks/{task['id']}", headers=A)
+    assert cancelled.status_code == 200
+    data = cancelled.json()["data"]
+    assert data["status"] == "error"
+    assert data["error"]["code"] == "cancelled"
+    assert client.delete(f"/tasks/{task['id']}", headers=A).status_code == 200  # idempotent
+    assert client.get(f"/tasks/{task['id']}", headers=A).json()["data"]["status"] == "error"
+    assert client.delete(f"/tasks/{task['id']}", headers=B).status_code == 404
+    assert client.delete("/tasks/tsk_missing", headers=A).status_code == 404
+
+
+def test_a_ready_task_cannot_be_cancelled(client: TestClient, settings: Settings) -> None:
+    from tests.support.records import output_for
+
+    task_id = post_task(client, {"url": VIDEO_URL, "format": "jpeg"}).json()["data"]["id"]
+    store = open_store(settings.database_url)
+    [leased] = store.lease("w1", ["image"], 1, 60, 3)
+    assert store.complete(task_id, "w1", output_for(leased))
+    response = client.delete(f"/tasks/{task_id}", headers=A)
+    assert response.status_code == 409
+    assert client.get(f"/tasks/{task_id}", headers=A).json()["data"]["status"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("webhook_url", "words"),
+    [("ftp://hooks.example.com/x", "http"), ("http://10.0.0.5/hook", "private")],
+)
+def test_webhook_url_is_checked(client: TestClient, webhook_url: str, words: str) -> None:
+    response = post_task(client, {"url": VIDEO_URL, "format": "jpeg", "webhook_url": webhook_url})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["field"] == "webhook_url" and words in error["message"]
+    ok = post_task(
+        client,
+        {"url": VIDEO_URL, "format": "jpeg", "webhook_url": "https://hooks.example.com/strobe"},
+    )
+    assert ok.status_code == 201 and "webhook_url" not in ok.json()["data"]["output"]
