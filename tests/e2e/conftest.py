@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-STARTUP_TIMEOUT_S = 90
+from tests.support.processes import Processes
+
+KEYS = "sk_e2e_a:prj_a,sk_e2e_b:prj_b"
 
 
 @dataclass(frozen=True)
@@ -30,65 +26,28 @@ class Server:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def strobe_env(**extra: str) -> dict[str, str]:
+    return {
+        "STROBE_API_KEYS": KEYS,
+        "STROBE_ALLOW_PRIVATE_URLS": "1",  # inputs come from a loopback test server
+        "STROBE_FETCH_TIMEOUT": "2",
+        "STROBE_MAX_ATTEMPTS": "2",
+        **extra,
+    }
 
 
 @contextmanager
 def running_server(data_dir: Path, **extra_env: str) -> Iterator[Server]:
     """`strobe serve` on a free port with its data in `data_dir`; stopped with SIGTERM."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "STROBE_API_KEYS": "sk_e2e_a:prj_a,sk_e2e_b:prj_b",
-        "STROBE_ALLOW_PRIVATE_URLS": "1",  # inputs come from a loopback test server
-        "STROBE_FETCH_TIMEOUT": "2",
-        "STROBE_MAX_ATTEMPTS": "2",
-        **extra_env,
-    }
-    log = data_dir / "serve.log"
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "serve",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    processes = Processes(data_dir, strobe_env(**extra_env))
     try:
-        _wait_healthy(url, process, log)
-        yield Server(url=url, log=log)
+        url = processes.start_api("serve", "serve", "--data-dir", str(data_dir))
+        yield Server(url=url, log=data_dir / "serve.log")
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        processes.close()
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with running_server(tmp_path_factory.mktemp("strobe-data")) as running:
         yield running
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"strobe serve exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"strobe serve did not become healthy:\n{log.read_text()}")
