@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -62,17 +63,46 @@ class MediaSource(Protocol):
     @property
     def info(self) -> MediaInfo: ...
 
+    @property
+    def workdir(self) -> Path:
+        """Scratch space for this task, removed when it ends: write large outputs here."""
+        ...
+
     def still(self, at: float | None = None) -> Still: ...
 
 
 @dataclass(frozen=True)
-class Artifact:
-    """What an operator made: bytes plus the file name extension and MIME type to store them as."""
+class Asset:
+    """A file stored beside the main output (an HLS segment, a sprite sheet, a VTT track).
 
-    data: bytes
+    `name` is relative to the output's folder and may contain '/' (e.g. `720p/seg_001.m4s`),
+    never '..'. Give `data` or a `path` inside the source's workdir.
+    """
+
+    name: str
+    mimetype: str
+    data: bytes | None = None
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What an operator made: the main file (bytes or a path in the workdir), how to store it,
+    and optionally assets beside it and summary fields for the output object.
+
+    `media=True` means the main file is probed after writing and the output object carries
+    what was probed (codec, size, duration …). In `summary`, the value of "urls" (a list)
+    and of "links" (a dict) are asset names; the API turns them into download URLs.
+    """
+
     extension: str
     mimetype: str
     format: str
+    data: bytes | None = None
+    path: Path | None = None
+    media: bool = True
+    assets: tuple[Asset, ...] = ()
+    summary: Mapping[str, Any] = field(default_factory=dict)
 
 
 Progress = Callable[[float], None]

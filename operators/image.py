@@ -68,10 +68,10 @@ class ImageOperator(Operator):
         picture = resize(picture, config, keep_alpha=config.format in ALPHA_FORMATS)
         progress(0.6)
         return Artifact(
-            data=encode(picture, config),
             extension=EXTENSIONS[config.format],
             mimetype=MIMETYPES[config.format],
             format=config.format,
+            data=encode(picture, config),
         )
 
 

@@ -16,7 +16,7 @@ from operators.catalog import KINDS
 from pipeline.config import Settings
 from pipeline.fetch import download
 from pipeline.ids import now_iso, output_file_id
-from pipeline.media import MediaFile, probe
+from pipeline.media import MediaFile, describe, probe
 from pipeline.storage import Storage, StorageError
 from pipeline.store import FileRecord
 
@@ -76,7 +76,9 @@ def _run(
         source_path = Path(tmp) / "input"
         _fetch_input(job, storage, settings, source_path)
         progress(FETCHED)
-        source = MediaFile(source_path, max_pixels=settings.max_input_pixels)
+        source = MediaFile(
+            source_path, max_pixels=settings.max_input_pixels, workdir=Path(tmp) / "scratch"
+        )
         artifact = operator.process(
             source, job.options, lambda done: progress(FETCHED + (PROCESSED - FETCHED) * done)
         )
@@ -97,7 +99,11 @@ def _fetch_input(job: Job, storage: Storage, settings: Settings, dest: Path) -> 
     elif job.input_key:
         try:
             storage.get_file(job.input_key, dest)
-        except (StorageError, OSError) as exc:
+        except StorageError as exc:
+            if exc.retryable:
+                raise TaskError("storage_unavailable", str(exc), retryable=True) from exc
+            raise TaskError("input_unreadable", f"the input file is missing: {exc}") from exc
+        except OSError as exc:
             raise TaskError("input_unreadable", f"the input file is missing: {exc}") from exc
     else:
         raise TaskError("input_unreadable", "the task names no input")
@@ -106,12 +112,20 @@ def _fetch_input(job: Job, storage: Storage, settings: Settings, dest: Path) -> 
 def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> FileRecord:
     file_id = output_file_id(job.task_id)
     filename = job.options.get("filename") or f"{file_id}.{artifact.extension}"
-    path = tmp / f"output.{artifact.extension}"
-    path.write_bytes(artifact.data)
-    info = probe(path)  # describe what was written, not what was asked for
-    # Deterministic key: a retried task overwrites its earlier output.
-    key = f"{job.project_id}/{job.task_id}/{filename}"
-    size = storage.put_file(key, path, artifact.mimetype)
+    path = artifact.path or _write(tmp / f"output.{artifact.extension}", artifact.data)
+    info: dict[str, Any] = {"format": artifact.format}
+    if artifact.media:
+        info |= describe(probe(path))  # what was written, not what was asked for
+    # Deterministic keys: a retried task overwrites its earlier output.
+    folder = f"{job.project_id}/{job.task_id}"
+    size = _put(storage, f"{folder}/{filename}", path, artifact.mimetype)
+    for asset in artifact.assets:
+        name = safe_asset_name(asset.name)
+        asset_path = asset.path or _write(tmp / "assets" / name, asset.data)
+        _put(storage, f"{folder}/{name}", asset_path, asset.mimetype)
+    if artifact.assets:
+        info["assets"] = {safe_asset_name(a.name): a.mimetype for a in artifact.assets}
+    info |= dict(artifact.summary)
     stamp = now_iso()
     return FileRecord(
         id=file_id,
@@ -121,21 +135,37 @@ def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> 
         filename=filename,
         mimetype=artifact.mimetype,
         filesize=size,
-        storage_key=key,
+        storage_key=f"{folder}/{filename}",
         created=stamp,
         updated=stamp,
-        info={
-            "format": artifact.format,
-            "container": info.container,
-            "codec": info.video_codec or info.audio_codec,
-            "width": info.width,
-            "height": info.height,
-            "duration": info.duration,
-            "fps": info.fps,
-            "bitrate": info.bitrate,
-        },
+        info=info,
         task_id=job.task_id,
     )
+
+
+def safe_asset_name(name: str) -> str:
+    """Asset names are relative paths below the output folder: no '..', no absolute paths."""
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise TaskError("internal", f"operator produced an unsafe asset name {name!r}")
+    return name
+
+
+def _write(path: Path, data: bytes | None) -> Path:
+    if data is None:
+        raise TaskError("internal", "operator output has neither data nor a path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _put(storage: Storage, key: str, path: Path, mimetype: str) -> int:
+    try:
+        return storage.put_file(key, path, mimetype)
+    except StorageError as exc:
+        raise TaskError(
+            "storage_unavailable", f"could not store the output: {exc}", retryable=exc.retryable
+        ) from exc
 
 
 def _error(code: str, message: str, retryable: bool) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
@@ -32,14 +33,22 @@ def probe(path: Path, *, max_pixels: int | None = None) -> MediaInfo:
 class MediaFile:
     """A local media file that an operator reads through `operators.base.MediaSource`."""
 
-    def __init__(self, path: Path, *, max_pixels: int | None = None) -> None:
+    def __init__(
+        self, path: Path, *, max_pixels: int | None = None, workdir: Path | None = None
+    ) -> None:
         self.path = path
         self.max_pixels = max_pixels
         self._info = probe(path, max_pixels=max_pixels)
+        self._workdir = workdir or path.parent
 
     @property
     def info(self) -> MediaInfo:
         return self._info
+
+    @property
+    def workdir(self) -> Path:
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        return self._workdir
 
     def still(self, at: float | None = None) -> Still:
         """The frame shown at `at` seconds (the first one when None), upright."""
@@ -235,3 +244,18 @@ def _has_alpha(stream: av.video.stream.VideoStream) -> bool:
 
 def _is_cover_art(stream: av.stream.Stream) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def describe(media: MediaInfo) -> dict[str, Any]:
+    """The probed fields an output or uploaded file object carries."""
+    return {
+        "container": media.container,
+        "codec": media.video_codec or media.audio_codec,
+        "audio_codec": media.audio_codec if media.video_codec else None,
+        "width": media.width,
+        "height": media.height,
+        "duration": media.duration,
+        "fps": media.fps,
+        "frames": media.frames,
+        "bitrate": media.bitrate,
+    }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from operators.base import MediaInfo, TaskError
 from pipeline.ids import new_id, now_iso
-from pipeline.media import probe
+from pipeline.media import describe, probe
 from pipeline.storage import Storage
 from pipeline.store import FileRecord, Store
 
@@ -42,7 +42,7 @@ def save_upload(
         storage_key=key,
         created=stamp,
         updated=stamp,
-        info=_describe(info),
+        info=describe(info) if info else {},
     )
     store.create_file(record)
     return record
@@ -54,20 +54,6 @@ def _kind(info: MediaInfo | None) -> str | None:
     if info.is_image:
         return "image"
     return "video" if info.has_video else "audio"
-
-
-def _describe(info: MediaInfo | None) -> dict[str, object]:
-    if info is None:
-        return {}
-    return {
-        "container": info.container,
-        "codec": info.video_codec or info.audio_codec,
-        "width": info.width,
-        "height": info.height,
-        "duration": info.duration,
-        "fps": info.fps,
-        "bitrate": info.bitrate,
-    }
 
 
 def _mimetype(filename: str, content_type: str | None) -> str:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.storage import Storage
-from pipeline.storage.signing import content_url
+from pipeline.storage.signing import content_url, folder_url
 from pipeline.store import FileRecord, TaskRecord
 
+_RESOLVED = ("assets", "urls", "links")  # asset names in the record, URLs on the wire
 _FILE_INFO_FIELDS = (
     "format",
     "container",
@@ -50,22 +51,39 @@ class Presenter:
         }
 
     def file(self, file: FileRecord) -> dict[str, Any]:
-        url = self.storage.presigned_url(file.storage_key, self.url_ttl_s) or content_url(
-            self.base_url, self.secret, file.id, self.url_ttl_s
-        )
-        return {
+        info = file.info
+        extra = {k: v for k, v in info.items() if k not in _RESOLVED and k not in _FILE_INFO_FIELDS}
+        wire: dict[str, Any] = {
             "id": file.id,
             "object": file.object,
             "kind": file.kind,
-            **{name: file.info.get(name) for name in _FILE_INFO_FIELDS},
+            **{name: info.get(name) for name in _FILE_INFO_FIELDS},
+            **extra,
             "mimetype": file.mimetype,
             "filename": file.filename,
             "filesize": file.filesize,
-            "url": url,
+            "url": self._main_url(file),
             "task_id": file.task_id,
             "created": timestamp(file.created),
             "updated": timestamp(file.updated),
         }
+        if "urls" in info:
+            wire["urls"] = [self._asset_url(file, name) for name in info["urls"]]
+        if "links" in info:
+            wire["links"] = {
+                key: self._asset_url(file, name) for key, name in info["links"].items()
+            }
+        return wire
+
+    def _main_url(self, file: FileRecord) -> str:
+        if file.info.get("assets"):
+            # Served from its folder, so a playlist's relative references resolve.
+            return self._asset_url(file, file.filename)
+        presigned = self.storage.presigned_url(file.storage_key, self.url_ttl_s)
+        return presigned or content_url(self.base_url, self.secret, file.id, self.url_ttl_s)
+
+    def _asset_url(self, file: FileRecord, name: str) -> str:
+        return folder_url(self.base_url, self.secret, file.id, name, self.url_ttl_s)
 
 
 def timestamp(stored: str) -> str:

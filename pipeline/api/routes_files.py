@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from pipeline.api.context import base_url, envelope, presenter, project_of, state
 from pipeline.api.errors import ApiError, not_found
 from pipeline.api.schemas import check_filename
+from pipeline.storage import Storage, StorageError
 from pipeline.storage.signing import verify
 from pipeline.uploads import save_upload
 
@@ -78,13 +79,54 @@ def file_content(
         record = app.store.get_file(project_of(request), file_id)
     if record is None:
         raise not_found("file", file_id)
-    headers = {
-        "Content-Length": str(record.filesize),
-        "Content-Disposition": f'inline; filename="{record.filename}"',
-    }
-    return StreamingResponse(
-        app.storage.iter_bytes(record.storage_key), media_type=record.mimetype, headers=headers
+    return _stream(
+        app.storage,
+        record.storage_key,
+        record.mimetype,
+        record.filename,
+        file_id,
+        size=record.filesize,
     )
+
+
+def _stream(
+    storage: Storage,
+    key: str,
+    mimetype: str,
+    filename: str,
+    file_id: str,
+    size: int | None = None,
+) -> StreamingResponse:
+    try:
+        chunks = storage.iter_bytes(key)
+    except StorageError as exc:
+        raise ApiError(404, "not_found", f"the content of file {file_id} is missing") from exc
+    headers = {"Content-Disposition": f'inline; filename="{filename}"'}
+    if size is not None:
+        headers["Content-Length"] = str(size)
+    return StreamingResponse(chunks, media_type=mimetype, headers=headers)
+
+
+@router.get("/files/{file_id}/t/{expires}/{signature}/{name:path}")
+def file_folder_content(
+    file_id: str, expires: int, signature: str, name: str, request: Request
+) -> StreamingResponse:
+    """A file or one of its assets (segments, sprites, tracks) through a path-signed link."""
+    app = state(request)
+    if not verify(app.settings.secret_key, file_id, expires, signature):
+        raise ApiError(401, "unauthorized", "the link's signature is invalid or expired")
+    record = app.store.get_file(None, file_id)
+    if record is None:
+        raise not_found("file", file_id)
+    assets: dict[str, str] = record.info.get("assets", {})
+    if name == record.filename:
+        mimetype = record.mimetype
+    elif name in assets:
+        mimetype = assets[name]
+    else:
+        raise not_found("asset", name)
+    folder = record.storage_key.rsplit("/", 1)[0]
+    return _stream(app.storage, f"{folder}/{name}", mimetype, name.rsplit("/", 1)[-1], file_id)
 
 
 async def _receive_multipart(request: Request, path: Path, limit: int) -> tuple[str, str]:

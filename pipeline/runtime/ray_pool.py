@@ -120,6 +120,10 @@ class RayActorPool:
             resources.num_cpus,
             resources.num_gpus,
         )
+        # SPREAD: on a cluster, a kind's actors land on different nodes instead of
+        # piling onto the one this worker runs on.
         return OperatorActor.options(  # type: ignore[attr-defined]
-            num_cpus=resources.num_cpus, num_gpus=resources.num_gpus
+            num_cpus=resources.num_cpus,
+            num_gpus=resources.num_gpus,
+            scheduling_strategy="SPREAD",
         ).remote(kind, self.settings)

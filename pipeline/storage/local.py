@@ -34,9 +34,15 @@ class LocalStorage:
         shutil.copyfile(self._existing(key), path)
 
     def iter_bytes(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        with self._existing(key).open("rb") as src:
-            while chunk := src.read(chunk_size):
-                yield chunk
+        # Open now, so a missing object fails here rather than mid-response.
+        source = self._existing(key).open("rb")
+
+        def chunks() -> Iterator[bytes]:
+            with source:
+                while chunk := source.read(chunk_size):
+                    yield chunk
+
+        return chunks()
 
     def delete(self, key: str) -> None:
         path = self._path(key)

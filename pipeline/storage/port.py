@@ -8,7 +8,14 @@ from typing import Protocol
 
 
 class StorageError(Exception):
-    """The object is missing or the key is not allowed."""
+    """The object is missing, the key is not allowed, or the storage is unavailable.
+
+    `retryable` marks failures that may pass on a later try (endpoint down, throttling).
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class Storage(Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 
 from pipeline.storage import Storage, StorageError
@@ -100,6 +101,10 @@ def test_presigned_urls(storage: Storage, storage_adapter: StorageAdapter, tmp_p
     url = storage.presigned_url(KEY, 60)
     if storage_adapter.presigns:
         assert url is not None and url.startswith(("http://", "https://"))
+        response = httpx.get(url)  # a plain HTTP GET, no credentials
+        assert response.status_code == 200, response.text
+        assert response.content == b"a"
+        assert response.headers["content-type"] == "text/plain"
     else:
         assert url is None
 

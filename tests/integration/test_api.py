@@ -258,3 +258,15 @@ def test_webhook_url_is_checked(client: TestClient, webhook_url: str, words: str
         {"url": VIDEO_URL, "format": "jpeg", "webhook_url": "https://hooks.example.com/strobe"},
     )
     assert ok.status_code == 201 and "webhook_url" not in ok.json()["data"]["output"]
+
+
+def test_content_of_a_vanished_object_is_404(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    picture = make_image(tmp_path / "p.png").read_bytes()
+    file_id = client.post("/files?filename=p.png", content=picture, headers=A).json()["data"]["id"]
+    record = open_store(settings.database_url).get_file("prj_a", file_id)
+    assert record is not None
+    open_storage(settings.storage_url).delete(record.storage_key)
+    response = client.get(f"/files/{file_id}/content", headers=A)
+    assert response.status_code == 404 and error_of(response)["code"] == "not_found"

@@ -94,7 +94,7 @@ def test_a_file_object(presenter: Presenter) -> None:
     file = file_record(
         task_id="tsk_1",
         filesize=2048,
-        info={"format": "jpeg", "codec": "mjpeg", "width": 64, "height": 48, "extra": 1},
+        info={"format": "jpeg", "codec": "mjpeg", "width": 64, "height": 48, "detected": True},
     )
     shown = presenter.file(file)
     url = shown.pop("url")
@@ -110,6 +110,7 @@ def test_a_file_object(presenter: Presenter) -> None:
         "duration": None,
         "fps": None,
         "bitrate": None,
+        "detected": True,  # an operator's summary field is shown as is
         "mimetype": "image/jpeg",
         "filename": "out.jpg",
         "filesize": 2048,
@@ -137,3 +138,27 @@ def test_a_storage_with_direct_links_is_used_as_is(tmp_path: Path) -> None:
     presenter = Presenter("https://strobe.test", SECRET, PresigningStorage(tmp_path), TTL_S)
     file = file_record()
     assert presenter.file(file)["url"] == f"https://bucket.test/{file.storage_key}?ttl={TTL_S}"
+
+
+def test_assets_are_served_from_a_path_signed_folder(presenter: Presenter) -> None:
+    file = file_record(
+        info={
+            "format": "cmaf",
+            "assets": {"v/seg_1.m4s": "video/iso.segment", "sprite.jpg": "image/jpeg"},
+            "urls": ["sprite.jpg"],
+            "links": {"segment": "v/seg_1.m4s"},
+        },
+    )
+    shown = presenter.file(file)
+    assert "assets" not in shown
+    main, sprite, segment = shown["url"], shown["urls"][0], shown["links"]["segment"]
+    for url, name in ((main, file.filename), (sprite, "sprite.jpg"), (segment, "v/seg_1.m4s")):
+        parts = urlsplit(url)
+        prefix, _, rest = parts.path.partition("/t/")
+        assert prefix == f"/files/{file.id}" and not parts.query
+        expires, signature, asset = rest.split("/", 2)
+        assert asset == name and verify(SECRET, file.id, int(expires), signature)
+    # A playlist's relative reference resolves to a link signed the same way.
+    from urllib.parse import urljoin
+
+    assert urljoin(main, "v/seg_1.m4s") == segment
