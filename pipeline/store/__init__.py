@@ -13,12 +13,21 @@ from pipeline.store.port import (
 
 
 def open_store(url: str) -> Store:
-    """`sqlite:///path/strobe.db` -> SQLiteStore."""
+    """`sqlite:///path/strobe.db` -> SQLiteStore; `postgresql://…` (or `postgres://…`) ->
+    PostgresStore, which raises DatabaseUnavailable within seconds if the server is down."""
     if url.startswith("sqlite:///"):
         from pipeline.store.sqlite import SQLiteStore
 
         return SQLiteStore(url.removeprefix("sqlite:///"))
-    raise ValueError(f"STROBE_DATABASE_URL: unsupported database URL {url!r} (use sqlite:///…)")
+    if url.startswith(("postgresql://", "postgres://")):
+        from pipeline.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+    raise ValueError(
+        f"STROBE_DATABASE_URL: unsupported database URL scheme {scheme!r} "
+        "(use sqlite:///path or postgresql://user:password@host/db)"
+    )
 
 
 __all__ = [

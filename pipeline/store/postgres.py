@@ -1,0 +1,124 @@
+"""PostgreSQL store: the production queue, shared by every API replica and worker.
+
+Queue claims use `FOR UPDATE SKIP LOCKED`, so workers never wait on each other's rows;
+single-row updates wait for the row (`FOR UPDATE`). Connections come from a small pool that
+checks each one before handing it out, so a restarted database is reconnected transparently.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from pipeline.store.sql import SCHEMA, SqlStore, iter_statements
+
+log = logging.getLogger(__name__)
+
+# Schema versions, oldest first: version N is reached by running MIGRATIONS[N - 1].
+# Add a version with ALTERs; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (SCHEMA.format(float="DOUBLE PRECISION"),)
+
+# pg_advisory_xact_lock key serialising schema changes across replicas ("Strobe" in ASCII).
+_SCHEMA_LOCK = 0x5374726F6265
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL could not be reached, or refused the connection, when the store opened."""
+
+
+class PostgresStore(SqlStore):
+    lock_clause = "FOR UPDATE SKIP LOCKED"
+    row_lock = "FOR UPDATE"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        connect_timeout_s: int = 5,
+        wait_s: float = 30.0,
+    ) -> None:
+        """Connect, bring the schema up to date and open the pool; raises DatabaseUnavailable
+        within about `connect_timeout_s` when the server cannot be reached."""
+        params: dict[str, Any] = conninfo_to_dict(url)
+        params.setdefault("connect_timeout", connect_timeout_s)  # libpq's minimum is 2 s
+        params.setdefault("application_name", "strobe")
+        conninfo = make_conninfo(**params)
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as db:
+                migrate(db)
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {_one_line(exc)}") from exc
+        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            check=ConnectionPool.check_connection,
+            timeout=wait_s,  # how long an operation waits for a connection
+            name="strobe-store",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=max(connect_timeout_s, 2) * 2)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise DatabaseUnavailable(f"cannot open a connection pool: {exc}") from exc
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _sql(self, sql: str) -> str:
+        return _to_pyformat(sql)
+
+    @contextmanager
+    def _connect(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as db, db.transaction():
+            yield db
+
+
+def migrate(db: psycopg.Connection[Any]) -> int:
+    """Bring the schema to the latest version, in one transaction, one replica at a time.
+
+    Returns the version the database is at."""
+    with db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        db.execute("CREATE TABLE IF NOT EXISTS strobe_schema (version INTEGER NOT NULL)")
+        row = db.execute("SELECT max(version) FROM strobe_schema").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current > len(MIGRATIONS):
+            log.warning(
+                "database schema v%d is newer than this Strobe's (v%d)", current, len(MIGRATIONS)
+            )
+            return current
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            for statement in iter_statements(MIGRATIONS[version - 1]):
+                db.execute(statement)
+            log.info("database schema migrated to v%d", version)
+        if current < len(MIGRATIONS):
+            db.execute("DELETE FROM strobe_schema")
+            db.execute("INSERT INTO strobe_schema (version) VALUES (%s)", (len(MIGRATIONS),))
+        return max(current, len(MIGRATIONS))
+
+
+@functools.lru_cache(maxsize=1024)
+def _to_pyformat(sql: str) -> str:
+    """`?` placeholders to psycopg's `%s` (a literal `%` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

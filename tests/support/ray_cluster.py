@@ -1,0 +1,92 @@
+"""A two-node Ray cluster on loopback (`ray start --block`), stopped by process group."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support.processes import free_port
+
+# Every Ray process in the cluster, and every driver joining it, must agree on this.
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+_COUNT_NODES = (
+    "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+    "print(sum(1 for n in ray.nodes() if n['Alive']))"
+)
+
+
+@contextmanager
+def ray_cluster(log_dir: Path, nodes: int = 2, cpus_per_node: int = 2) -> Iterator[str]:
+    """Yields the head's address `127.0.0.1:PORT` once all nodes are alive."""
+    ray = str(Path(sys.executable).with_name("ray"))
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, **RAY_ENV}
+    commands = [
+        [
+            ray,
+            "start",
+            "--head",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            "--include-dashboard=false",
+        ]
+    ]
+    commands += [
+        [ray, "start", f"--address={address}", "--node-ip-address=127.0.0.1"]
+        for _ in range(nodes - 1)
+    ]
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for index, command in enumerate(commands):
+            with (log_dir / f"ray-node-{index}.log").open("ab") as out:
+                started.append(
+                    subprocess.Popen(
+                        [
+                            *command,
+                            f"--num-cpus={cpus_per_node}",
+                            "--block",
+                            "--disable-usage-stats",
+                        ],
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            if index == 0:
+                _wait_nodes(address, 1, env)
+        _wait_nodes(address, nodes, env)
+        yield address
+    finally:
+        for process in reversed(started):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_nodes(address: str, want: int, env: dict[str, str], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        probe = subprocess.run(
+            [sys.executable, "-c", _COUNT_NODES, address],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if probe.returncode == 0 and probe.stdout.strip().splitlines()[-1:] == [str(want)]:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the Ray cluster at {address} did not reach {want} nodes")
