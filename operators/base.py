@@ -8,7 +8,7 @@ one media input into one artifact in `process()`. It reads media only through th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -69,6 +69,13 @@ class MediaSource(Protocol):
         ...
 
     def still(self, at: float | None = None) -> Still: ...
+
+    def frames(
+        self, fps: float | None = None, start: float = 0.0, end: float | None = None
+    ) -> Iterator[Still]:
+        """Decoded RGB frames from `start` to `end`, sampled at `fps` (None: every frame).
+        An image yields its one picture."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ code from DESIGN.md, so a corrupt upload fails its task instead of a worker.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,37 @@ class MediaFile:
                 f"{at:g} s: the file looks truncated",
             )
         return Still(timestamp=timestamp, pixels=pixels)
+
+    def frames(
+        self, fps: float | None = None, start: float = 0.0, end: float | None = None
+    ) -> Iterator[Still]:
+        """Decoded RGB frames from `start` to `end`, sampled at `fps` (None: every frame)."""
+        if not self._info.has_video:
+            raise TaskError("no_video_stream", "the input has no video stream")
+        if self._info.is_image:
+            yield self.still()
+            return
+        step = 1.0 / fps if fps else 0.0
+        next_at = start
+        with _open(self.path, self.max_pixels) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            origin = _start_seconds(stream)
+            if start > 0 and stream.time_base is not None:
+                container.seek(int((origin + start) / stream.time_base), stream=stream)
+            try:
+                for frame in container.decode(stream):
+                    t = max(0.0, float(frame.time or 0.0) - origin)
+                    if end is not None and t >= end:
+                        break
+                    if t + 1e-6 < next_at:
+                        continue
+                    yield Still(t, _upright(frame.to_ndarray(format="rgb24"), frame))
+                    next_at = (t if not step else next_at) + step
+                    while step and next_at <= t:
+                        next_at += step
+            except av.error.FFmpegError as exc:
+                raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
 
     def _decode_near(self, at: float) -> tuple[float, np.ndarray]:
         fmt = "rgba" if self._info.has_alpha else "rgb24"

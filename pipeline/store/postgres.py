@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,7 +63,7 @@ class PostgresStore(SqlStore):
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True},
-            check=ConnectionPool.check_connection,
+            check=_check_alive,
             timeout=wait_s,  # how long an operation waits for a connection
             name="strobe-store",
             open=False,
@@ -118,6 +119,20 @@ def migrate(db: psycopg.Connection[Any]) -> int:
 def _to_pyformat(sql: str) -> str:
     """`?` placeholders to psycopg's `%s` (a literal `%` doubled)."""
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _check_alive(db: psycopg.Connection[Any]) -> None:
+    """The pool's check before it lends a connection, at the cost of one poll(2) call.
+
+    An idle connection has nothing to read unless the server has spoken: most often to say
+    it is closing the connection (restart, failover, idle timeout). Only then do we ping it,
+    which raises on a dead connection so the pool replaces it with a fresh one."""
+    if db.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    poller = select.poll()
+    poller.register(db.fileno(), select.POLLIN)
+    if poller.poll(0):
+        ConnectionPool.check_connection(db)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -308,3 +308,12 @@ def test_still_past_the_data_of_a_cut_short_file_is_not_an_earlier_frame(
         assert exc.code == "input_unreadable"
     else:
         assert still.timestamp == pytest.approx(1.92, abs=0.1)
+
+
+def test_frames_are_sampled_at_the_requested_rate(tmp_path: Path) -> None:
+    media = MediaFile(make_video(tmp_path / "s.mp4", width=160, height=90, seconds=3.0, fps=25))
+    assert [round(s.timestamp, 2) for s in media.frames(fps=1)] == [0.0, 1.0, 2.0]
+    window = [round(s.timestamp, 2) for s in media.frames(fps=2, start=1.0, end=2.6)]
+    assert window == [1.0, 1.52, 2.0, 2.52]
+    every = list(media.frames())
+    assert len(every) == 75 and every[0].pixels.shape == (90, 160, 3)
