@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup serve test test-fast lint format bench clean
+.PHONY: setup system-deps serve test test-fast lint format bench clean
 
 setup: $(STAMP)
 
@@ -17,10 +17,13 @@ $(STAMP): pyproject.toml
 serve: setup  ## API + embedded Ray workers, SQLite and local storage in ./.strobe
 	$(BIN)/strobe serve
 
-test: setup  ## the whole suite: unit, contract, integration, e2e
+system-deps:  ## Debian packages the tests use (PostgreSQL server, fonts, ffmpeg for baselines)
+	bash .ci/system-deps
+
+test: setup system-deps  ## the whole suite: unit, contract, integration, e2e
 	$(BIN)/pytest -q
 
-test-fast: setup  ## everything but the end-to-end tests
+test-fast: setup system-deps  ## everything but the end-to-end tests
 	$(BIN)/pytest -q -m "not e2e"
 
 lint: setup
