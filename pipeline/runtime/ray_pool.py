@@ -11,17 +11,20 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
+from operators.base import Resources, TaskError
 from pipeline.config import Settings
 from pipeline.executor import Job, JobResult, execute
 from pipeline.runtime.progress import ThrottledProgress
 
 log = logging.getLogger(__name__)
+AVAILABLE_TTL_S = 0.5
 
 
 def start_ray(settings: Settings) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(
-        address=settings.ray_address,
+        # "local": a fresh instance, never a cluster some `ray start` left on this machine.
+        address=settings.ray_address or "local",
         include_dashboard=False,
         ignore_reinit_error=True,
         logging_level=logging.WARNING,
@@ -39,13 +42,32 @@ class OperatorActor:
 
         logging.basicConfig(level=logging.INFO)
         self.operator = load_operator(kind)()
-        self.operator.setup()
         self.storage = open_storage(settings.storage_url, settings.s3_endpoint_url)
         self.store = open_store(settings.database_url)
         self.settings = settings
         self.node_id = ray.get_runtime_context().get_node_id()
+        self.ready = False
+        self._setup()
+
+    def _setup(self) -> JobResult | None:
+        """Load the operator's model; a failure (e.g. model_missing) fails tasks, not the actor,
+        and is tried again on the next task (the model may have been fetched since)."""
+        if self.ready:
+            return None
+        try:
+            self.operator.setup()
+        except TaskError as exc:
+            return JobResult(
+                "", error={"code": exc.code, "message": exc.message, "retryable": exc.retryable}
+            )
+        self.ready = True
+        return None
 
     def run(self, job: Job) -> JobResult:
+        failed = self._setup()
+        if failed is not None:
+            return replace(failed, task_id=job.task_id, ran_on=self.node_id)
+
         def write(percent: int) -> None:
             self.store.set_progress(job.task_id, job.owner, percent)
 
@@ -56,24 +78,32 @@ class OperatorActor:
 
 @dataclass
 class _KindPool:
+    resources: Resources
     idle: list[Any] = field(default_factory=list)
     size: int = 0
 
 
 class RayActorPool:
-    """Actors per kind, created on first use, at most `actors_per_kind` each."""
+    """Actors per kind, created on first use, at most `actors_per_kind` each, and only as
+    many as the cluster has room for: when a kind has no room, an idle actor of another
+    kind is retired to make some (several kinds share small nodes)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pools: dict[str, _KindPool] = {}
         self.in_flight: dict[Any, tuple[Job, Any]] = {}  # ObjectRef -> (job, actor)
+        self._has_gpus: bool | None = None
+        self._available: tuple[float, dict[str, float]] = (0.0, {})
 
     def free_slots(self, kind: str) -> int:
-        pool = self.pools.get(kind, _KindPool())
-        return len(pool.idle) + self.settings.actors_per_kind - pool.size
+        pool = self._pool(kind)
+        creatable = min(self.settings.actors_per_kind - pool.size, self._room(pool.resources))
+        if creatable <= 0 and not pool.idle and pool.size < self.settings.actors_per_kind:
+            self._retire_an_idle_actor(besides=kind)
+        return len(pool.idle) + max(0, creatable)
 
     def submit(self, job: Job) -> None:
-        pool = self.pools.setdefault(job.kind, _KindPool())
+        pool = self._pool(job.kind)
         actor = pool.idle.pop() if pool.idle else self._new_actor(job.kind, pool)
         self.in_flight[actor.run.remote(job)] = (job, actor)
 
@@ -93,7 +123,7 @@ class RayActorPool:
         pool = self.pools[job.kind]
         try:
             result: JobResult = ray.get(ref)
-        except (RayActorError, RayTaskError) as exc:
+        except RayActorError as exc:
             # The actor died (OOM, crash, node lost): replace it and let the task retry.
             log.warning("actor for %s died running %s: %s", job.kind, job.task_id, exc)
             pool.size -= 1
@@ -105,25 +135,67 @@ class RayActorPool:
                     "retryable": True,
                 },
             )
+        except RayTaskError as exc:  # a bug escaped the executor; the actor lives on
+            log.error("task %s raised in its actor: %s", job.task_id, exc)
+            result = JobResult(
+                job.task_id,
+                error={"code": "internal", "message": f"internal error: {exc}", "retryable": False},
+            )
         pool.idle.append(actor)
         return result
 
-    def _new_actor(self, kind: str, pool: _KindPool) -> Any:
-        from operators.registry import load_operator
+    def _pool(self, kind: str) -> _KindPool:
+        if kind not in self.pools:
+            from operators.registry import load_operator
 
-        resources = load_operator(kind).resources
+            self.pools[kind] = _KindPool(resources=load_operator(kind).resources)
+        return self.pools[kind]
+
+    def _gpus(self, resources: Resources) -> float:
+        """GPU share to ask for: the operator's request where the cluster has GPUs, else none
+        (the operator then runs on CPU)."""
+        if self._has_gpus is None:
+            self._has_gpus = ray.cluster_resources().get("GPU", 0) > 0
+        return resources.num_gpus if self._has_gpus else 0.0
+
+    def _room(self, resources: Resources) -> int:
+        """How many more actors of this shape fit in the cluster right now."""
+        available = self._available_resources()
+        fits = (
+            [int(available.get("CPU", 0) / resources.num_cpus + 1e-9)] if resources.num_cpus else []
+        )
+        gpus = self._gpus(resources)
+        if gpus:
+            fits.append(int(available.get("GPU", 0) / gpus + 1e-9))
+        return min(fits) if fits else self.settings.actors_per_kind
+
+    def _available_resources(self) -> dict[str, float]:
+        # Asked of the cluster at most twice a second: the dispatcher polls every kind.
+        fetched_at, available = self._available
+        if time.monotonic() - fetched_at > AVAILABLE_TTL_S:
+            available = dict(ray.available_resources())
+            self._available = (time.monotonic(), available)
+        return available
+
+    def _retire_an_idle_actor(self, besides: str) -> None:
+        for kind, pool in self.pools.items():
+            if kind != besides and pool.idle:
+                ray.kill(pool.idle.pop())
+                pool.size -= 1
+                self._available = (0.0, {})
+                log.info("retired an idle %s actor to make room for %s", kind, besides)
+                return
+
+    def _new_actor(self, kind: str, pool: _KindPool) -> Any:
+        resources = pool.resources
         pool.size += 1
+        self._available = (0.0, {})
+        gpus = self._gpus(resources)
         log.info(
-            "starting actor %d for %s (%s CPU, %s GPU)",
-            pool.size,
-            kind,
-            resources.num_cpus,
-            resources.num_gpus,
+            "starting actor %d for %s (%s CPU, %s GPU)", pool.size, kind, resources.num_cpus, gpus
         )
         # SPREAD: on a cluster, a kind's actors land on different nodes instead of
         # piling onto the one this worker runs on.
         return OperatorActor.options(  # type: ignore[attr-defined]
-            num_cpus=resources.num_cpus,
-            num_gpus=resources.num_gpus,
-            scheduling_strategy="SPREAD",
+            num_cpus=resources.num_cpus, num_gpus=gpus, scheduling_strategy="SPREAD"
         ).remote(kind, self.settings)
