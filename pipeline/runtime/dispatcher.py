@@ -35,10 +35,13 @@ class Dispatcher:
         kinds: list[str],
         lease_s: float,
         retry: RetryPolicy,
-        poll_s: float = 0.25,
+        poll_s: float = 0.02,
+        max_poll_s: float = 0.5,
     ) -> None:
         self.store, self.pool, self.owner, self.kinds = store, pool, owner, kinds
-        self.lease_s, self.retry, self.poll_s = lease_s, retry, poll_s
+        self.lease_s, self.retry = lease_s, retry
+        # Poll the queue quickly while work flows, backing off to max_poll_s when idle.
+        self.poll_s, self.max_poll_s, self._idle_s = poll_s, max_poll_s, poll_s
         self.running: dict[str, TaskRecord] = {}
         self.unrecorded: list[JobResult] = []  # finished while the store was unreachable
         self._last_heartbeat = time.monotonic()
@@ -57,7 +60,10 @@ class Dispatcher:
     def step(self) -> None:
         self.record_pending()
         leased = self.lease()
-        self.unrecorded.extend(self.pool.wait(0.0 if leased else self.poll_s))
+        finished = self.pool.wait(0.0 if leased else self._idle_s)
+        self.unrecorded.extend(finished)
+        busy = leased or finished
+        self._idle_s = self.poll_s if busy else min(self.max_poll_s, self._idle_s * 1.5)
         self.record_pending()
         self.heartbeat_if_due()
 
