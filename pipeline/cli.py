@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pipeline.config import Settings
+from pipeline.config import ConfigError, Settings
 
 if TYPE_CHECKING:
     from pipeline.storage import Storage
@@ -41,7 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.data_dir:
         os.environ["STROBE_DATA_DIR"] = args.data_dir
-    settings = Settings.from_env().with_generated_secrets()
+    try:
+        settings = Settings.from_env().with_generated_secrets()
+    except ConfigError as exc:
+        raise SystemExit(f"strobe: {exc}") from exc
     if args.command == "worker":
         return run_worker(settings, exit_with_parent=args.exit_with_parent)
     return run_api(settings, args.host, args.port, embedded_workers=args.command == "serve")
