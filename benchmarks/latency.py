@@ -72,7 +72,7 @@ def main() -> None:
         root = Path(tmp)
         (root / "sqlite").mkdir()
         embedded = summary("sqlite", measure(root / "sqlite", args.tasks))
-        with postgres_server() as server:
+        with postgres_server(durable=True) as server:
             (root / "pg").mkdir()
             database = create_database(server.url())
             pg = summary("postgres", measure(root / "pg", args.tasks, STROBE_DATABASE_URL=database))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -19,6 +20,7 @@ from pipeline.ids import new_id
 from pipeline.storage import Storage
 from pipeline.store import Store
 
+log = logging.getLogger(__name__)
 _HTTP_CODES = {
     401: "unauthorized",
     404: "not_found",
@@ -57,6 +59,12 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "invalid_request")
         return error_response(request, ApiError(exc.status_code, code, str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug or an unavailable store: log it with the request id, answer in the envelope.
+        log.exception("request %s failed", getattr(request.state, "request_id", "?"))
+        return error_response(request, ApiError(500, "internal", "internal error; see the logs"))
 
     app.include_router(routes_tasks.router)
     app.include_router(routes_files.router)

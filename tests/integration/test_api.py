@@ -270,3 +270,19 @@ def test_content_of_a_vanished_object_is_404(
     open_storage(settings.storage_url).delete(record.storage_key)
     response = client.get(f"/files/{file_id}/content", headers=A)
     assert response.status_code == 404 and error_of(response)["code"] == "not_found"
+
+
+def test_an_unexpected_failure_is_a_500_envelope(settings: Settings) -> None:
+    class BrokenStore:
+        def __getattr__(self, name: str) -> object:
+            def fail(*args: object, **kwargs: object) -> None:
+                raise RuntimeError("database went away")
+
+            return fail
+
+    app = create_app(settings, BrokenStore(), open_storage(settings.storage_url))  # type: ignore[arg-type]
+    with TestClient(app, raise_server_exceptions=False) as broken:
+        response = broken.get("/tasks/tsk_x", headers=A)
+    assert response.status_code == 500
+    assert error_of(response)["code"] == "internal"
+    assert "database went away" not in response.text  # details go to the log only
