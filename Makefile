@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps serve test test-fast lint format bench clean
+.PHONY: setup system-deps serve test test-fast lint format bench bench-queue clean
 
 setup: $(STAMP)
 
@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4  # its opencv-python would clash
 	touch $(STAMP)
 
 serve: setup  ## API + embedded Ray workers, SQLite and local storage in ./.strobe
@@ -34,6 +35,9 @@ lint: setup
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+bench-queue: setup system-deps  ## tasks leased + completed per second: Strobe's stores vs bare psycopg
+	$(BIN)/python -m benchmarks.queue_throughput
 
 clean:
 	rm -rf $(VENV) .strobe .pytest_cache .mypy_cache .ruff_cache

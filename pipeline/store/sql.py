@@ -86,11 +86,6 @@ _TASK_SELECT = (
 )
 _SORT_COLUMNS = {"created": "t.created", "updated": "t.updated", "filesize": "f.filesize"}
 _HELD = "id=? AND lease_owner=? AND status='processing'"
-_ENQUEUE_WEBHOOK = (
-    "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created) "
-    "SELECT ?, id, project_id, webhook_url, ?, ?, ? FROM tasks "
-    "WHERE id=? AND webhook_url IS NOT NULL"
-)
 
 
 class Cursor(Protocol):
@@ -254,17 +249,17 @@ class SqlStore(ABC):
     ) -> bool:
         stamp = now_iso()
         with self._transaction() as db:
-            cur = self._run(
+            row = self._run(
                 db,
                 "UPDATE tasks SET status='ready', progress=100, output_file_id=?, ran_on=?, "
                 "error_code=NULL, error_message=NULL, lease_owner=NULL, lease_expires=NULL, "
-                f"updated=? WHERE {_HELD}",
+                f"updated=? WHERE {_HELD} RETURNING project_id, webhook_url",
                 (output.id, ran_on, stamp, task_id, owner),
-            )
-            if cur.rowcount != 1:
+            ).fetchone()
+            if row is None:
                 return False
             self._upsert_file(db, output)
-            self._enqueue_webhook(db, task_id, "task.ready", stamp)
+            self._enqueue_webhook(db, task_id, row, "task.ready", stamp)
         return True
 
     def fail(
@@ -306,18 +301,28 @@ class SqlStore(ABC):
     def _finish_with_error(
         self, db: Connection, task_id: str, code: str, message: str, stamp: str
     ) -> None:
-        self._run(
+        row = self._run(
             db,
             "UPDATE tasks SET status='error', error_code=?, error_message=?, lease_owner=NULL, "
-            "lease_expires=NULL, updated=? WHERE id=?",
+            "lease_expires=NULL, updated=? WHERE id=? RETURNING project_id, webhook_url",
             (code, message, stamp, task_id),
-        )
-        self._enqueue_webhook(db, task_id, "task.error", stamp)
+        ).fetchone()
+        self._enqueue_webhook(db, task_id, row, "task.error", stamp)
 
     # webhooks outbox -----------------------------------------------------------
 
-    def _enqueue_webhook(self, db: Connection, task_id: str, event: str, stamp: str) -> None:
-        self._run(db, _ENQUEUE_WEBHOOK, (new_id("evt"), event, time.time(), stamp, task_id))
+    def _enqueue_webhook(
+        self, db: Connection, task_id: str, task: Sequence[Any] | None, event: str, stamp: str
+    ) -> None:
+        """`task` is the updated row's (project_id, webhook_url); no URL, no event."""
+        if task is None or not task[1]:
+            return
+        self._run(
+            db,
+            "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (new_id("evt"), task_id, task[0], task[1], event, time.time(), stamp),
+        )
 
     def claim_webhooks(self, limit: int, lease_s: float) -> list[WebhookEvent]:
         now = time.time()
