@@ -11,9 +11,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from operators.plans import AudioPlan, Encoded, VideoPlan
 
 
 class TaskError(Exception):
@@ -75,6 +78,14 @@ class MediaSource(Protocol):
     ) -> Iterator[Still]:
         """Decoded RGB frames from `start` to `end`, sampled at `fps` (None: every frame).
         An image yields its one picture."""
+        ...
+
+    def encode_video(self, plan: VideoPlan, progress: Progress) -> Encoded:
+        """Decode once, encode every rendition of `plan` into the workdir."""
+        ...
+
+    def encode_audio(self, plan: AudioPlan, progress: Progress) -> Encoded:
+        """Encode the input's first audio stream as `plan` asks, into the workdir."""
         ...
 
 

@@ -60,6 +60,24 @@ FORMAT_ALIASES = {"jpg": "jpeg"}
 
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 MIMETYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
+EXTENSIONS |= {
+    "mp4": "mp4",
+    "webm": "webm",
+    "av1": "mp4",
+    "cmaf": "m3u8",
+    "mp3": "mp3",
+    "wav": "wav",
+    "ogg": "ogg",
+}
+MIMETYPES |= {
+    "mp4": "video/mp4",
+    "webm": "video/webm",
+    "av1": "video/mp4",
+    "cmaf": "application/vnd.apple.mpegurl",
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+}
 
 
 def format_for_extension(filename: str) -> str | None:

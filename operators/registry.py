@@ -8,6 +8,9 @@ from operators.base import Operator
 
 OPERATORS: dict[str, str] = {
     "image": "operators.image:ImageOperator",
+    "video": "operators.video:VideoOperator",
+    "audio": "operators.audio:AudioOperator",
+    "thumbnails": "operators.thumbnails:ThumbnailsOperator",
 }
 
 

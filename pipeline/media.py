@@ -16,7 +16,8 @@ import av.error
 import numpy as np
 from PIL import Image
 
-from operators.base import MediaInfo, Still, TaskError
+from operators.base import MediaInfo, Progress, Still, TaskError, no_progress
+from operators.plans import AudioPlan, Encoded, VideoPlan
 
 # Demuxers that hold single pictures rather than timed video.
 _IMAGE_DEMUXERS = {"image2", "png_pipe", "webp_pipe", "jpeg_pipe", "bmp_pipe", "gif", "tiff_pipe"}
@@ -104,6 +105,17 @@ class MediaFile:
                         next_at += step
             except av.error.FFmpegError as exc:
                 raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
+
+    def encode_video(self, plan: VideoPlan, progress: Progress = no_progress) -> Encoded:
+        """Write `plan` into the workdir (see pipeline.transcode)."""
+        from pipeline.transcode import encode_video
+
+        return encode_video(self.path, plan, self.workdir / "encoded", progress)
+
+    def encode_audio(self, plan: AudioPlan, progress: Progress = no_progress) -> Encoded:
+        from pipeline.transcode import encode_audio
+
+        return encode_audio(self.path, plan, self.workdir / "encoded", progress)
 
     def _decode_near(self, at: float) -> tuple[float, np.ndarray]:
         fmt = "rgba" if self._info.has_alpha else "rgb24"
@@ -231,8 +243,8 @@ def _describe(container: av.container.InputContainer, max_pixels: int | None) ->
         is_image=is_image,
         width=width,
         height=height,
-        video_codec=video.codec_context.name if video else None,
-        audio_codec=audio.codec_context.name if audio else None,
+        video_codec=video.codec_context.codec.canonical_name if video else None,
+        audio_codec=audio.codec_context.codec.canonical_name if audio else None,
         fps=_fps(video) if video is not None and not is_image else None,
         frames=(video.frames or None) if video is not None else None,
         bitrate=container.bit_rate or None,

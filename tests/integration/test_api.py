@@ -101,7 +101,7 @@ def test_missing_or_wrong_key_is_401(client: TestClient) -> None:
             "confidence",
             ["does not apply", "width"],
         ),
-        ({"url": VIDEO_URL, "kind": "video"}, 422, "kind", ["not available", "image"]),
+        ({"url": VIDEO_URL, "kind": "speech"}, 422, "kind", ["not available", "image"]),
         ({"url": VIDEO_URL, "filename": "../etc/passwd.jpg"}, 422, "filename", ["plain file"]),
         ({"url": VIDEO_URL, "filename": "a/b.jpg"}, 422, "filename", ["plain file"]),
         ({"url": VIDEO_URL, "format": "jpeg", "filename": "x.png"}, 422, "filename", ["png"]),

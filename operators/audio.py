@@ -1,0 +1,56 @@
+"""`audio`: the input's audio (an audio file or a video's sound) as mp3, wav or ogg (Opus)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from operators.base import (
+    Artifact,
+    MediaSource,
+    Operator,
+    Progress,
+    Resources,
+    TaskError,
+    no_progress,
+)
+from operators.catalog import EXTENSIONS, MIMETYPES
+from operators.plans import AudioPlan, plan_trim
+
+# format -> (codec family, default bitrate; None for uncompressed PCM)
+FORMATS: dict[str, tuple[str, int | None]] = {
+    "mp3": ("mp3", 192_000),
+    "wav": ("pcm", None),
+    "ogg": ("opus", 128_000),
+}
+
+
+class AudioOperator(Operator):
+    kind = "audio"
+    # Audio encoders are single-threaded and quick: two actors share a core.
+    resources = Resources(num_cpus=0.5)
+
+    def process(
+        self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
+    ) -> Artifact:
+        fmt = options.get("format") or "mp3"
+        info = source.info
+        if not info.has_audio:
+            raise TaskError("no_audio_stream", "the input has no audio stream")
+        codec, default_bitrate = FORMATS[fmt]
+        plan = AudioPlan(
+            container=fmt,
+            codec=codec,
+            bitrate=(options.get("bitrate") or default_bitrate) if default_bitrate else None,
+            trim=plan_trim(
+                options.get("start"), options.get("end"), options.get("duration"), info.duration
+            ),
+        )
+        encoded = source.encode_audio(plan, progress)
+        return Artifact(
+            extension=EXTENSIONS[fmt],
+            mimetype=MIMETYPES[fmt],
+            format=fmt,
+            path=encoded.path,
+            summary={"encoder": encoded.audio_encoder},
+        )

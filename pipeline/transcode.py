@@ -1,0 +1,348 @@
+"""Encode plans with PyAV: decode the input once, filter, encode one or many outputs.
+
+Frames stay in FFmpeg's own formats (yuv420p) end to end: a filter graph trims, converts
+the frame rate, scales, crops or pads; no numpy round trip. For CMAF every rendition is
+fed from the same decoded frame, and FFmpeg's DASH muxer writes fMP4 segments with both
+a DASH manifest and HLS playlists over the same segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import av.filter
+from av.video.frame import PictureType
+
+from operators.base import Progress, TaskError, no_progress
+from operators.plans import AudioPlan, Encoded, Rendition, Trim, VideoPlan
+from pipeline.encoders import AUDIO_ENCODERS, video_encoder, video_options
+from pipeline.media import _is_cover_art, _open
+
+DEFAULT_FPS = Fraction(25)
+MAX_FPS_DENOMINATOR = 1001
+# Names the CMAF output uses for the files it writes, relative to the output folder.
+CMAF_MPD, CMAF_MASTER = "manifest.mpd", "master.m3u8"
+CMAF_OPTIONS = {
+    "hls_playlist": "1",
+    "hls_master_name": CMAF_MASTER,
+    "use_template": "1",
+    "use_timeline": "1",
+    "init_seg_name": "init-$RepresentationID$.m4s",
+    "media_seg_name": "seg-$RepresentationID$-$Number%05d$.m4s",
+}
+CONTAINERS = {"mp4": ("mp4", {"movflags": "+faststart"}), "webm": ("webm", {})}
+AUDIO_CONTAINERS = {"mp3": "mp3", "wav": "wav", "ogg": "ogg"}
+# Audio sample rates: keep the input's when the encoder takes it, else this one.
+FALLBACK_AUDIO_RATE = 48000
+# A decode may end this much before the probed duration before the input counts as truncated.
+TRUNCATION_SLACK_S = 1.0
+# Report progress at most this often (fraction of the work).
+PROGRESS_STEP = 0.01
+
+
+def encode_video(
+    path: Path, plan: VideoPlan, out_dir: Path, progress: Progress = no_progress
+) -> Encoded:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    encoder = video_encoder(plan.codec)
+    with _open(path) as source:
+        video = next((s for s in source.streams.video if not _is_cover_art(s)), None)
+        if video is None:
+            raise TaskError("no_video_stream", "the input has no video stream")
+        audio = source.streams.audio[0] if plan.audio and source.streams.audio else None
+        video.thread_type = "AUTO"
+        rate = _rate(plan.fps, video)
+        origin = _origin(source)
+        if plan.container == "cmaf":
+            target = out_dir / CMAF_MPD
+            fmt, options = "dash", {**CMAF_OPTIONS, "seg_duration": f"{plan.segment_seconds:g}"}
+            options["adaptation_sets"] = (
+                "id=0,streams=v id=1,streams=a" if audio else "id=0,streams=v"
+            )
+        else:
+            target = out_dir / f"output.{plan.container}"
+            fmt, options = CONTAINERS[plan.container]
+        with av.open(str(target), "w", format=fmt, options=options) as output:
+            # The graph owns the filter contexts: keep a reference while they are used.
+            _graph, buffer, sinks = _video_graph(video, plan, rate, origin)
+            gop = max(1, round(plan.segment_seconds * rate)) if plan.container == "cmaf" else 0
+            outs = [_add_video(output, encoder, r, rate, gop) for r in plan.renditions]
+            audio_out = _AudioOut(output, audio, plan.audio, plan.audio_bitrate, plan.trim, origin)
+            meter = _Meter(plan.trim, _duration(source), progress)
+            last = None
+            for stream, frame in _decode(source, video, audio, plan.trim, origin):
+                if stream is video:
+                    buffer.push(frame)
+                    for sink, out in zip(sinks, outs, strict=True):
+                        _drain(sink, out, output, gop)
+                    last = frame.time
+                    meter.at((frame.time or 0.0) - origin)
+                else:
+                    audio_out.push(frame)
+            buffer.push(None)
+            for sink, out in zip(sinks, outs, strict=True):
+                _drain(sink, out, output, gop)
+                _mux(output, out.encode(None))
+            audio_out.push(None)
+        _check_complete(video, last, origin, plan.trim)
+    if plan.container == "cmaf":
+        files = tuple(sorted(p for p in out_dir.iterdir() if p.is_file()))
+        main = out_dir / CMAF_MASTER
+    else:
+        files, main = (target,), target
+    return Encoded(
+        path=main,
+        files=files,
+        video_encoder=encoder,
+        audio_encoder=AUDIO_ENCODERS[plan.audio] if audio is not None and plan.audio else None,
+    )
+
+
+def encode_audio(
+    path: Path, plan: AudioPlan, out_dir: Path, progress: Progress = no_progress
+) -> Encoded:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / f"output.{plan.container}"
+    with _open(path) as source:
+        if not source.streams.audio:
+            raise TaskError("no_audio_stream", "the input has no audio stream")
+        audio = source.streams.audio[0]
+        origin = _origin(source)
+        meter = _Meter(plan.trim, _duration(source), progress)
+        with av.open(str(target), "w", format=AUDIO_CONTAINERS[plan.container]) as output:
+            out = _AudioOut(output, audio, plan.codec, plan.bitrate, plan.trim, origin)
+            for _, frame in _decode(source, None, audio, plan.trim, origin):
+                out.push(frame)
+                meter.at((frame.time or 0.0) - origin)
+            out.push(None)
+    return Encoded(path=target, files=(target,), audio_encoder=AUDIO_ENCODERS[plan.codec])
+
+
+def _decode(
+    source: av.container.InputContainer,
+    video: av.video.stream.VideoStream | None,
+    audio: av.audio.stream.AudioStream | None,
+    trim: Trim,
+    origin: float,
+) -> Iterator[tuple[Any, Any]]:
+    """(stream, frame) for the chosen streams, from a seek before `trim.start` until every
+    stream has passed `trim.end`."""
+    streams = [s for s in (video, audio) if s is not None]
+    if trim.start > 0:
+        anchor = video or audio
+        assert anchor is not None and anchor.time_base is not None
+        source.seek(int((origin + trim.start) / anchor.time_base), stream=anchor, backward=True)
+    end = None if trim.end is None else origin + trim.end
+    finished: set[int] = set()
+    try:
+        for packet in source.demux(*streams):
+            if packet.stream.index in finished:
+                continue
+            frame: Any
+            for frame in packet.decode():
+                if end is not None and frame.time is not None and frame.time > end:
+                    finished.add(packet.stream.index)
+                    break
+                yield packet.stream, frame
+            if len(finished) == len(streams):
+                return
+    except av.error.FFmpegError as exc:
+        raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
+
+
+def _video_graph(
+    stream: av.video.stream.VideoStream, plan: VideoPlan, rate: Fraction, origin: float
+) -> tuple[Any, Any, list[Any]]:
+    """buffer -> trim -> fps -> split -> (scale -> crop|pad -> yuv420p -> sink) per rendition."""
+    graph = av.filter.Graph()
+    buffer = head = graph.add_buffer(template=stream)
+    start = origin + plan.trim.start
+    trim = f"start={start}" + (f":end={origin + plan.trim.end}" if plan.trim.end else "")
+    chain = [
+        graph.add("trim", trim),
+        graph.add("setpts", f"PTS-{start}/TB"),
+        graph.add("fps", f"fps={rate.numerator}/{rate.denominator}"),
+        graph.add("split", str(len(plan.renditions))),
+    ]
+    for node in chain:
+        head.link_to(node)
+        head = node
+    sinks = []
+    for index, rendition in enumerate(plan.renditions):
+        branch = [graph.add(name, args) for name, args in _resize_filters(rendition)]
+        sink = graph.add("buffersink")
+        head.link_to(branch[0], output_idx=index)
+        for a, b in zip(branch, [*branch[1:], sink], strict=True):
+            a.link_to(b)
+        sinks.append(sink)
+    graph.configure()
+    return graph, buffer, sinks
+
+
+def _resize_filters(rendition: Rendition) -> list[tuple[str, str]]:
+    plan = rendition.resize
+    (sw, sh), (cw, ch), (x, y) = plan.scaled, plan.canvas, plan.offset
+    filters = [("scale", f"{sw}:{sh}:flags=bicubic")]
+    if (sw, sh) != (cw, ch):
+        if x < 0 or y < 0:  # cover: the scaled picture overhangs the box; crop the middle
+            filters.append(("crop", f"{cw}:{ch}:{-x if x < 0 else 0}:{-y if y < 0 else 0}"))
+        if x > 0 or y > 0:  # contain: pad with black around it
+            filters.append(("pad", f"{cw}:{ch}:{max(x, 0)}:{max(y, 0)}:black"))
+    filters += [("setsar", "1"), ("format", "yuv420p")]
+    return filters
+
+
+def _add_video(
+    output: av.container.OutputContainer, encoder: str, r: Rendition, rate: Fraction, gop: int
+) -> Any:
+    stream: Any = output.add_stream(encoder, rate=rate)
+    stream.width, stream.height, stream.pix_fmt = r.width, r.height, "yuv420p"
+    stream.codec_context.time_base = 1 / rate
+    if r.bitrate is not None:
+        stream.codec_context.bit_rate = r.bitrate
+    if gop:
+        stream.codec_context.gop_size = gop
+    stream.codec_context.options = video_options(encoder, quality=r.quality, bitrate=r.bitrate)
+    return stream
+
+
+def _drain(sink: Any, stream: Any, output: av.container.OutputContainer, gop: int) -> None:
+    while True:
+        try:
+            frame: Any = sink.pull()
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return
+        # Decoded frames arrive flagged as keyframes; let the encoder choose, except at
+        # segment boundaries, where every rendition must start a GOP at the same frame.
+        key = gop and frame.pts is not None and frame.pts % gop == 0
+        frame.pict_type = PictureType.I if key else PictureType.NONE
+        _mux(output, stream.encode(frame))
+
+
+def _mux(output: av.container.OutputContainer, packets: Any) -> None:
+    for packet in packets:
+        output.mux(packet)
+
+
+class _AudioOut:
+    """Trim, resample and encode one audio stream into `output`; a no-op without input."""
+
+    def __init__(
+        self,
+        output: av.container.OutputContainer,
+        source: av.audio.stream.AudioStream | None,
+        codec: str | None,
+        bitrate: int | None,
+        trim: Trim,
+        origin: float,
+    ) -> None:
+        self.output = output
+        self.stream: Any = None
+        if source is None or codec is None:
+            return
+        name = AUDIO_ENCODERS[codec]
+        spec = av.codec.Codec(name, "w")
+        in_rate = source.codec_context.sample_rate or FALLBACK_AUDIO_RATE
+        rates = spec.audio_rates
+        rate = in_rate if not rates or in_rate in rates else FALLBACK_AUDIO_RATE
+        channels = min(2, source.codec_context.channels or 2)
+        layout = "stereo" if channels == 2 else "mono"
+        self.stream = output.add_stream(name, rate=rate, layout=layout)
+        if bitrate:
+            self.stream.codec_context.bit_rate = bitrate
+        sample_fmt = spec.audio_formats[0].name if spec.audio_formats else "s16"
+        self.stream.codec_context.format = sample_fmt
+        self.graph = av.filter.Graph()
+        start = origin + trim.start
+        chain = [
+            self.graph.add_abuffer(template=source),
+            self.graph.add(
+                "atrim", f"start={start}" + (f":end={origin + trim.end}" if trim.end else "")
+            ),
+            self.graph.add("asetpts", f"PTS-{start}/TB"),
+            self.graph.add("aresample", str(rate)),
+            self.graph.add(
+                "aformat", f"sample_fmts={sample_fmt}:sample_rates={rate}:channel_layouts={layout}"
+            ),
+            self.graph.add("abuffersink"),
+        ]
+        for a, b in zip(chain, chain[1:], strict=False):
+            a.link_to(b)
+        self.graph.configure()
+        frame_size = self.stream.codec_context.frame_size
+        if frame_size:
+            self.graph.set_audio_frame_size(frame_size)
+
+    def push(self, frame: av.AudioFrame | None) -> None:
+        if self.stream is None:
+            return
+        self.graph.push(frame)
+        while True:
+            try:
+                out = self.graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
+            _mux(self.output, self.stream.encode(out))
+        if frame is None:
+            _mux(self.output, self.stream.encode(None))
+
+
+class _Meter:
+    """Turns media timestamps into calls of `progress`, at most once per PROGRESS_STEP."""
+
+    def __init__(self, trim: Trim, duration: float | None, progress: Progress) -> None:
+        end = trim.end if trim.end is not None else duration
+        self.start, self.span = trim.start, (end - trim.start) if end else None
+        self.progress, self.reported = progress, 0.0
+
+    def at(self, t: float) -> None:
+        if not self.span:
+            return
+        done = min(1.0, max(0.0, (t - self.start) / self.span))
+        if done - self.reported >= PROGRESS_STEP:
+            self.reported = done
+            self.progress(done)
+
+
+def _rate(fps: float | None, stream: av.video.stream.VideoStream) -> Fraction:
+    if fps:
+        return Fraction(fps).limit_denominator(MAX_FPS_DENOMINATOR)
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not rate or rate <= 0 or rate > 240:
+        return DEFAULT_FPS
+    return Fraction(rate).limit_denominator(MAX_FPS_DENOMINATOR)
+
+
+def _origin(source: av.container.InputContainer) -> float:
+    return source.start_time / av.time_base if source.start_time else 0.0
+
+
+def _duration(source: av.container.InputContainer) -> float | None:
+    return source.duration / av.time_base if source.duration else None
+
+
+def _check_complete(
+    stream: av.video.stream.VideoStream, last: float | None, origin: float, trim: Trim
+) -> None:
+    """A decode that stops well before the stream's own duration read a truncated file."""
+    if last is None:
+        raise TaskError(
+            "option_out_of_range" if trim.start else "input_unreadable",
+            "no video frames in the requested range",
+        )
+    if not (stream.duration and stream.time_base):
+        return
+    expected = float(stream.duration * stream.time_base)
+    if trim.end is not None:
+        expected = min(expected, trim.end)
+    if last - origin + TRUNCATION_SLACK_S < expected:
+        raise TaskError(
+            "input_unreadable",
+            f"the video ends at {last - origin:.2f} s, before its stated {expected:.2f} s: "
+            "the file looks truncated",
+        )

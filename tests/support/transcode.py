@@ -1,0 +1,126 @@
+"""Inputs for transcode tests, and decoding outputs back to check them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What decoding a whole file found."""
+
+    container: str
+    video_codec: str | None
+    audio_codec: str | None
+    sizes: frozenset[tuple[int, int]]
+    frames: int
+    first: float | None  # first and last video frame times
+    last: float | None
+    fps: float | None
+    audio_seconds: float
+    first_level: float | None  # mean luma of the first and last frames
+    last_level: float | None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        (only,) = self.sizes
+        return only
+
+    @property
+    def video_seconds(self) -> float:
+        assert self.first is not None and self.last is not None and self.fps
+        return self.last - self.first + 1 / self.fps
+
+
+def decode_all(path: Path) -> Decoded:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        times: list[float] = []
+        sizes: set[tuple[int, int]] = set()
+        levels: list[float] = []
+        samples = 0
+        for frame in container.decode(*(s for s in (video, audio) if s is not None)):
+            if isinstance(frame, av.VideoFrame):
+                times.append(float(frame.time or 0.0))
+                sizes.add((frame.width, frame.height))
+                levels.append(float(frame.to_ndarray(format="gray").mean()))
+            else:
+                samples += frame.samples
+        rate = audio.codec_context.sample_rate if audio is not None else 0
+        return Decoded(
+            container=container.format.name,
+            video_codec=video.codec_context.codec.canonical_name if video else None,
+            audio_codec=audio.codec_context.codec.canonical_name if audio else None,
+            sizes=frozenset(sizes),
+            frames=len(times),
+            first=min(times) if times else None,
+            last=max(times) if times else None,
+            fps=float(video.average_rate) if video is not None and video.average_rate else None,
+            audio_seconds=samples / rate if rate else 0.0,
+            first_level=levels[0] if levels else None,
+            last_level=levels[-1] if levels else None,
+        )
+
+
+def make_vfr_video(path: Path, *, width: int = 160, height: int = 90) -> Path:
+    """H.264 in mp4 with irregular frame intervals (40, 80, 20, 120 … ms), 2 s long."""
+    gaps_ms = [40, 80, 20, 120, 40, 60]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=50)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        pts, index = 0, 0
+        while pts < 2000:
+            pixels = np.full((height, width, 3), min(255, pts // 8), np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+            pts += gaps_ms[index % len(gaps_ms)]
+            index += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def make_noise_video(
+    path: Path, *, width: int = 160, height: int = 90, seconds: float = 1.0
+) -> Path:
+    """Random pixels: every bit of bitrate shows in the file size."""
+    rng = np.random.default_rng(3)
+    fps = 25
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = {"crf": "10", "preset": "ultrafast"}
+        for index in range(int(seconds * fps)):
+            pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def playlist_entries(playlist: Path) -> list[str]:
+    """URIs a playlist names: variant/media lines and URI="…" attributes, in order."""
+    names: list[str] = []
+    for line in playlist.read_text().splitlines():
+        names += re.findall(r'URI="([^"]+)"', line)
+        if line and not line.startswith("#"):
+            names.append(line.strip())
+    return names
+
+
+def resolutions(master: Path) -> list[tuple[int, int]]:
+    found = re.findall(r"RESOLUTION=(\d+)x(\d+)", master.read_text())
+    return [(int(w), int(h)) for w, h in found]
