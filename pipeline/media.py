@@ -28,7 +28,7 @@ _TEXT_DEMUXERS = {"tty", "bin", "xbin", "adf", "idf"}
 def probe(path: Path, *, max_pixels: int | None = None) -> MediaInfo:
     """Read the container header: streams, size, duration. Decodes at most one picture,
     and none bigger than `max_pixels`."""
-    with _open(path, max_pixels) as container:
+    with open_container(path, max_pixels) as container:
         return _describe(container, max_pixels)
 
 
@@ -86,7 +86,7 @@ class MediaFile:
             return
         step = 1.0 / fps if fps else 0.0
         next_at = start
-        with _open(self.path, self.max_pixels) as container:
+        with open_container(self.path, self.max_pixels) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             origin = _start_seconds(stream)
@@ -122,7 +122,7 @@ class MediaFile:
         # Seek to the keyframe before `at`; some demuxers (MPEG-TS) land after it, so step
         # further back, and in the end decode from the very start.
         for back_off in (0.0, 2.0, 10.0, None):
-            with _open(self.path, self.max_pixels) as container:
+            with open_container(self.path, self.max_pixels) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 origin = _start_seconds(stream)
@@ -198,7 +198,7 @@ def _upright(pixels: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(pixels, quarter_turns)) if quarter_turns else pixels
 
 
-def _open(path: Path, max_pixels: int | None = None) -> av.container.InputContainer:
+def open_container(path: Path, max_pixels: int | None = None) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise TaskError("input_unreadable", "the input is empty (0 bytes)")
     # FFmpeg decodes a first picture while probing; max_pixels stops it from allocating
@@ -215,7 +215,7 @@ def _open(path: Path, max_pixels: int | None = None) -> av.container.InputContai
 
 
 def _describe(container: av.container.InputContainer, max_pixels: int | None) -> MediaInfo:
-    video = next((s for s in container.streams.video if not _is_cover_art(s)), None)
+    video = next((s for s in container.streams.video if not is_cover_art(s)), None)
     audio = container.streams.audio[0] if container.streams.audio else None
     if video is None and audio is None:
         raise TaskError("input_unreadable", "the input has no audio or video streams")
@@ -286,7 +286,7 @@ def _has_alpha(stream: av.video.stream.VideoStream) -> bool:
     return any(tag in pix_fmt for tag in ("rgba", "argb", "bgra", "abgr", "yuva", "ya8", "ya16"))
 
 
-def _is_cover_art(stream: av.stream.Stream) -> bool:
+def is_cover_art(stream: av.stream.Stream) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 

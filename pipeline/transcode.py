@@ -21,7 +21,7 @@ from av.video.frame import PictureType
 from operators.base import Progress, TaskError, no_progress
 from operators.plans import AudioPlan, Encoded, Rendition, Trim, VideoPlan
 from pipeline.encoders import AUDIO_ENCODERS, video_encoder, video_options
-from pipeline.media import _is_cover_art, _open
+from pipeline.media import is_cover_art, open_container
 
 DEFAULT_FPS = Fraction(25)
 MAX_FPS_DENOMINATOR = 1001
@@ -50,8 +50,8 @@ def encode_video(
 ) -> Encoded:
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = video_encoder(plan.codec)
-    with _open(path) as source:
-        video = next((s for s in source.streams.video if not _is_cover_art(s)), None)
+    with open_container(path) as source:
+        video = next((s for s in source.streams.video if not is_cover_art(s)), None)
         if video is None:
             raise TaskError("no_video_stream", "the input has no video stream")
         audio = source.streams.audio[0] if plan.audio and source.streams.audio else None
@@ -108,7 +108,7 @@ def encode_audio(
 ) -> Encoded:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"output.{plan.container}"
-    with _open(path) as source:
+    with open_container(path) as source:
         if not source.streams.audio:
             raise TaskError("no_audio_stream", "the input has no audio stream")
         audio = source.streams.audio[0]
