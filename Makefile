@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps serve test test-fast lint format bench bench-queue clean
+.PHONY: setup system-deps serve test test-fast lint format bench bench-queue bench-vision clean
 
 setup: $(STAMP)
 
@@ -38,6 +38,9 @@ format: setup
 
 bench-queue: setup system-deps  ## tasks leased + completed per second: Strobe's stores vs bare psycopg
 	$(BIN)/python -m benchmarks.queue_throughput
+
+bench-vision: setup system-deps  ## detection kinds on CPU: Strobe's operators vs the bare library calls
+	$(BIN)/python -m benchmarks.vision
 
 clean:
 	rm -rf $(VENV) .strobe .pytest_cache .mypy_cache .ruff_cache

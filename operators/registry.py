@@ -11,6 +11,10 @@ OPERATORS: dict[str, str] = {
     "video": "operators.video:VideoOperator",
     "audio": "operators.audio:AudioOperator",
     "thumbnails": "operators.thumbnails:ThumbnailsOperator",
+    "objects": "operators.objects:ObjectsOperator",
+    "faces": "operators.faces:FacesOperator",
+    "text": "operators.text:TextOperator",
+    "nsfw": "operators.nsfw:NsfwOperator",
 }
 
 

@@ -1,4 +1,4 @@
-"""`strobe serve | api | worker`."""
+"""`strobe serve | api | worker | models`."""
 
 from __future__ import annotations
 
@@ -36,11 +36,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     worker = commands.add_parser("worker", help="workers only: dispatcher + Ray actors")
     worker.add_argument("--data-dir", help="overrides STROBE_DATA_DIR")
     worker.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    models = commands.add_parser("models", help="list, fetch or verify model weights")
+    models.add_argument("action", choices=("list", "fetch", "verify"))
+    models.add_argument("names", nargs="*", help="model names (default: all)")
+    models.add_argument("--mirror", help="fetch from BASE/<file name> instead of upstream")
+    models.add_argument("--data-dir", help="overrides STROBE_DATA_DIR")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.data_dir:
         os.environ["STROBE_DATA_DIR"] = args.data_dir
+    if args.command == "models":
+        from pipeline import models as model_store
+
+        return model_store.run(args.action, args.names, mirror=args.mirror)
     try:
         settings = Settings.from_env().with_generated_secrets()
     except ConfigError as exc:

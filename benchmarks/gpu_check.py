@@ -1,0 +1,74 @@
+"""On a CUDA machine: each detection operator at several batch sizes, frames per second and
+GPU memory. Needs torch with CUDA; text and nsfw need onnxruntime-gpu to use the GPU (they
+say which device they picked). Finishes in a few minutes.
+
+    python -m benchmarks.gpu_check [--frames 64 --sizes 1,4,16,32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.vision import random_objects_weights
+
+
+def used_gib(torch: Any) -> float:
+    free, total = torch.cuda.mem_get_info()
+    return float(total - free) / 2**30
+
+
+def main() -> None:
+    import skimage.data
+    import torch
+    from PIL import Image
+
+    from operators.detection import DetectionOperator
+    from operators.registry import load_operator
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", type=int, default=64)
+    parser.add_argument("--sizes", default="1,4,16,32")
+    parser.add_argument("--kinds", default="objects,faces,text,nsfw")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        raise SystemExit("no CUDA device: this check is for GPU machines")
+    print(torch.cuda.get_device_name(0), f"baseline {used_gib(torch):.2f} GiB in use")
+    photo = Image.fromarray(skimage.data.astronaut()).resize((1280, 720))
+    frames = [np.asarray(photo)] * args.frames
+    with tempfile.TemporaryDirectory() as tmp:
+        random_objects_weights(Path(tmp))  # COCO weights may be absent: same network
+        os.environ.setdefault("STROBE_MODELS_DIR", tmp)
+        for kind in args.kinds.split(","):
+            operator = load_operator(kind)()
+            assert isinstance(operator, DetectionOperator)
+            try:
+                operator.load()
+            except Exception as exc:  # a missing package: report it and go on
+                print(f"{kind:8} skipped: {exc}")
+                continue
+            for size in (int(s) for s in args.sizes.split(",")):
+                operator.detect(frames[:size])  # warm-up
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+                started = time.perf_counter()
+                for i in range(0, len(frames), size):
+                    operator.detect(frames[i : i + size])
+                torch.cuda.synchronize()
+                fps = len(frames) / (time.perf_counter() - started)
+                peak = torch.cuda.max_memory_allocated() / 2**30
+                print(
+                    f"{kind:8} device={operator.device:4} batch={size:3} {fps:8.1f} fps  "
+                    f"torch peak {peak:.2f} GiB  device used {used_gib(torch):.2f} GiB",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""What the detection kinds (objects, faces, text, nsfw) share: sampling frames at `fps`,
+feeding them to a model in batches, merging per-frame hits into a timeline, and the
+intelligence JSON.
+
+A detector is a function from a batch of RGB frames (H x W x 3, uint8) to one list of
+`Found` per frame, boxes already normalised to 0-1. Everything model-specific lives in the
+operator modules; this one imports no framework.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from abc import abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from operators.base import (
+    Artifact,
+    MediaSource,
+    Operator,
+    Progress,
+    Resources,
+    Still,
+    TaskError,
+    no_progress,
+)
+
+DEFAULT_FPS = 1.0
+DEFAULT_CONFIDENCE = 0.5
+DEFAULT_BATCH = 8
+# RGBA inputs are composited over white: dark text on a transparent PNG stays readable.
+BACKGROUND = 255.0
+DECIMALS_TIME, DECIMALS_BOX, DECIMALS_SCORE = 3, 4, 4
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    fps: float = DEFAULT_FPS
+    confidence: float = DEFAULT_CONFIDENCE
+    start: float = 0.0
+    end: float | None = None
+
+    @classmethod
+    def from_options(
+        cls, options: Mapping[str, Any], default_confidence: float = DEFAULT_CONFIDENCE
+    ) -> DetectConfig:
+        fps = options.get("fps") or DEFAULT_FPS
+        confidence = options.get("confidence")
+        confidence = default_confidence if confidence is None else float(confidence)
+        start = float(options.get("start") or 0.0)
+        end = options.get("end")
+        if end is None and options.get("duration") is not None:
+            end = start + float(options["duration"])
+        if not 0.0 <= confidence <= 1.0:
+            raise TaskError("option_out_of_range", f"confidence must be 0-1, got {confidence:g}")
+        if not fps > 0:
+            raise TaskError("option_out_of_range", f"fps must be above 0, got {fps:g}")
+        if end is not None and float(end) <= start:
+            raise TaskError("option_out_of_range", f"end {end:g} s is not after start {start:g} s")
+        return cls(float(fps), confidence, start, None if end is None else float(end))
+
+
+@dataclass(frozen=True)
+class Box:
+    """Normalised to the frame: 0-1 from the top-left corner."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    @classmethod
+    def from_corners(cls, x0: float, y0: float, x1: float, y1: float, w: int, h: int) -> Box:
+        """A box from pixel corners in a w x h frame, clipped to the frame."""
+        left, top = min(max(x0 / w, 0.0), 1.0), min(max(y0 / h, 0.0), 1.0)
+        right, bottom = min(max(x1 / w, 0.0), 1.0), min(max(y1 / h, 0.0), 1.0)
+        return cls(left, top, max(right - left, 0.0), max(bottom - top, 0.0))
+
+    def iou(self, other: Box) -> float:
+        iw = min(self.x + self.width, other.x + other.width) - max(self.x, other.x)
+        ih = min(self.y + self.height, other.y + other.height) - max(self.y, other.y)
+        inter = max(iw, 0.0) * max(ih, 0.0)
+        union = self.width * self.height + other.width * other.height - inter
+        return inter / union if union > 0 else 0.0
+
+    def as_json(self) -> dict[str, float]:
+        return {k: round(v, DECIMALS_BOX) for k, v in vars(self).items()}
+
+
+@dataclass(frozen=True)
+class Found:
+    """One hit in one frame: a label (or the text read), its score and where it is."""
+
+    label: str
+    confidence: float
+    box: Box
+
+
+Detector = Callable[[Sequence[np.ndarray]], list[list[Found]]]
+
+
+def rgb(pixels: np.ndarray) -> np.ndarray:
+    """Any decoded picture as contiguous RGB uint8: gray expanded, alpha flattened on white."""
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    channels = pixels.shape[2]
+    if channels == 1:
+        return np.ascontiguousarray(np.repeat(pixels, 3, axis=2))
+    if channels == 4:
+        alpha = pixels[:, :, 3:4].astype(np.float32) / 255.0
+        flat = pixels[:, :, :3].astype(np.float32) * alpha + BACKGROUND * (1.0 - alpha)
+        return np.ascontiguousarray(np.clip(flat + 0.5, 0, 255).astype(np.uint8))
+    return np.ascontiguousarray(pixels[:, :, :3])
+
+
+@dataclass
+class Scan:
+    """Per sampled frame: its time and what was found there, at or above the threshold."""
+
+    times: list[float] = field(default_factory=list)
+    hits: list[list[Found]] = field(default_factory=list)
+    interval: float = 0.0  # how long one sample stands for
+    peaks: dict[str, float] = field(default_factory=dict)  # best score per label, any score
+
+
+def scan(
+    source: MediaSource,
+    config: DetectConfig,
+    detect: Detector,
+    progress: Progress,
+    batch_size: int = DEFAULT_BATCH,
+) -> Scan:
+    info = source.info
+    if not info.has_video:
+        raise TaskError("no_video_stream", "the input has no image or video stream")
+    duration = info.duration
+    if not info.is_image and duration is not None and config.start >= duration:
+        raise TaskError(
+            "option_out_of_range",
+            f"start {config.start:g} s is at or after the end of the input ({duration:.3f} s)",
+        )
+    result = Scan(interval=0.0 if info.is_image else 1.0 / config.fps)
+    span = max((config.end or duration or 0.0) - config.start, 1e-6)
+    for batch in _batches(source.frames(config.fps, config.start, config.end), batch_size):
+        found = detect([rgb(still.pixels) for still in batch])
+        for still, hits in zip(batch, found, strict=True):
+            for hit in hits:
+                result.peaks[hit.label] = max(result.peaks.get(hit.label, 0.0), hit.confidence)
+            result.times.append(still.timestamp)
+            result.hits.append([h for h in hits if h.confidence >= config.confidence])
+        progress(min(1.0, (batch[-1].timestamp - config.start) / span))
+    if not result.times:
+        raise TaskError("input_unreadable", "the input has no decodable frames in that range")
+    return result
+
+
+def _batches(frames: Iterator[Still], size: int) -> Iterator[list[Still]]:
+    batch: list[Still] = []
+    for still in frames:
+        batch.append(still)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass
+class _Track:
+    key: str
+    label: str
+    start: float
+    last: int  # index of the last frame it was seen in
+    last_box: Box
+    best: Found
+    best_time: float
+    frames: int = 1
+
+
+def timeline(result: Scan) -> list[_Track]:
+    """Merge hits of the same label (or text) in consecutive sampled frames into one range;
+    several instances in a frame continue the tracks whose boxes overlap them most."""
+    done: list[_Track] = []
+    open_: list[_Track] = []
+    for index, (t, hits) in enumerate(zip(result.times, result.hits, strict=True)):
+        still_open: list[_Track] = []
+        pairs = sorted(
+            (
+                (track.last_box.iou(hit.box), ti, hi)
+                for ti, track in enumerate(open_)
+                for hi, hit in enumerate(hits)
+                if track.key == _key(hit.label)
+            ),
+            reverse=True,
+        )
+        used_tracks: set[int] = set()
+        used_hits: set[int] = set()
+        for _, ti, hi in pairs:
+            if ti in used_tracks or hi in used_hits:
+                continue
+            used_tracks.add(ti)
+            used_hits.add(hi)
+            track, hit = open_[ti], hits[hi]
+            track.last, track.last_box, track.frames = index, hit.box, track.frames + 1
+            if hit.confidence > track.best.confidence:
+                track.best, track.best_time = hit, t
+            still_open.append(track)
+        done.extend(track for ti, track in enumerate(open_) if ti not in used_tracks)
+        for hi, hit in enumerate(hits):
+            if hi not in used_hits:
+                still_open.append(_Track(_key(hit.label), hit.label, t, index, hit.box, hit, t))
+        open_ = still_open
+    done.extend(open_)
+    done.sort(key=lambda tr: (tr.start, tr.label))
+    return done
+
+
+def _key(label: str) -> str:
+    return " ".join(label.split()).casefold()
+
+
+def entries(
+    result: Scan, tracks: list[_Track], field_name: str, end_limit: float | None
+) -> list[dict[str, Any]]:
+    out = []
+    for track in tracks:
+        end = result.times[track.last] + result.interval
+        if end_limit is not None:
+            end = min(end, max(end_limit, result.times[track.last]))
+        out.append(
+            {
+                "start": round(track.start, DECIMALS_TIME),
+                "end": round(end, DECIMALS_TIME),
+                "frame": round(track.best_time, DECIMALS_TIME),
+                field_name: track.label,
+                "confidence": round(track.best.confidence, DECIMALS_SCORE),
+                "box": track.best.box.as_json(),
+            }
+        )
+    return out
+
+
+def label_summary(tracks: list[_Track]) -> list[dict[str, Any]]:
+    """Per label: how many ranges, in how many sampled frames, the best score."""
+    by_label: dict[str, dict[str, Any]] = {}
+    for track in tracks:
+        row = by_label.setdefault(
+            track.label, {"label": track.label, "count": 0, "frames": 0, "confidence": 0.0}
+        )
+        row["count"] += 1
+        row["frames"] += track.frames
+        row["confidence"] = max(row["confidence"], round(track.best.confidence, DECIMALS_SCORE))
+    return sorted(by_label.values(), key=lambda r: (-r["frames"], r["label"]))
+
+
+def report(
+    source: MediaSource,
+    config: DetectConfig,
+    result: Scan,
+    *,
+    field_name: str = "label",
+    detected: bool | None = None,
+    extra: Mapping[str, Any] | None = None,
+    summary: Mapping[str, Any] | None = None,
+) -> Artifact:
+    """The intelligence JSON and the small fields shown in the task's output object."""
+    end_limit = config.end if config.end is not None else source.info.duration
+    tracks = timeline(result)
+    items = entries(result, tracks, field_name, end_limit)
+    found = bool(items) if detected is None else detected
+    data = {
+        "detected": found,
+        "confidence": config.confidence,
+        "fps": None if source.info.is_image else config.fps,
+        "frames": len(result.times),
+        **(extra or {}),
+        "timeline": items,
+    }
+    return Artifact(
+        extension="json",
+        mimetype="application/json",
+        format="json",
+        data=json.dumps(data, separators=(",", ":")).encode(),
+        media=False,
+        summary={"detected": found, "count": len(items), "frames": len(result.times)}
+        | dict(summary or {}),
+    )
+
+
+def sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-value))
+
+
+class DetectionOperator(Operator):
+    """Loads its model once (`setup`); a missing model fails each task with `model_missing`
+    and is looked for again on the next task, so a `strobe models fetch` needs no restart."""
+
+    field_name: ClassVar[str] = "label"
+    batch_size: ClassVar[int] = DEFAULT_BATCH
+    # A quarter of a GPU lets four detection actors share one; the pool claims GPUs only
+    # where the cluster has them. On CPU half a core each: the worker often has two.
+    resources = Resources(num_cpus=0.5, num_gpus=0.25)
+
+    def __init__(self) -> None:
+        self.loaded = False
+        self.device = "cpu"
+
+    def setup(self) -> None:
+        with suppress(TaskError):
+            self._ensure_loaded()
+
+    def _ensure_loaded(self) -> None:
+        if not self.loaded:
+            self.load()
+            self.loaded = True
+
+    @abstractmethod
+    def load(self) -> None:
+        """Find the weights (raise TaskError `model_missing`), pick the device, build the model."""
+
+    @abstractmethod
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Found]]:
+        """One list of hits per RGB frame, boxes normalised."""
+
+    def process(
+        self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
+    ) -> Artifact:
+        config = DetectConfig.from_options(options)
+        self._ensure_loaded()
+        result = scan(source, config, self.detect, progress, self.batch_size)
+        return self.report(source, config, result)
+
+    def report(self, source: MediaSource, config: DetectConfig, result: Scan) -> Artifact:
+        return report(source, config, result, field_name=self.field_name)

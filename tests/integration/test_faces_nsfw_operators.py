@@ -1,0 +1,74 @@
+"""`faces` (OpenCV Haar cascade) and `nsfw` (NudeNet) on scikit-image's real photos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from operators import models
+from operators.base import Operator, TaskError
+from operators.detection import Box
+from operators.faces import FacesOperator
+from operators.nsfw import NsfwOperator
+from pipeline.media import MediaFile
+from tests.support.vision import photo
+
+# Eileen Collins's face in skimage.data.astronaut() (512x512), read off the picture once:
+# cheek to cheek x 180-275, hairline to chin y 80-178, in pixels.
+ASTRONAUT_FACE = Box.from_corners(180, 80, 275, 178, 512, 512)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("photos")
+    return {
+        name: photo(name, folder / f"{name}.png") for name in ("astronaut", "coffee", "chelsea")
+    }
+
+
+def run(operator: Operator, path: Path, **options: Any) -> dict[str, Any]:
+    operator.setup()
+    artifact = operator.process(MediaFile(path), options)
+    data: dict[str, Any] = json.loads(artifact.data or b"")
+    assert artifact.summary["detected"] == data["detected"]
+    return data
+
+
+def test_the_astronaut_has_one_face_where_her_face_is(photos: dict[str, Path]) -> None:
+    data = run(FacesOperator(), photos["astronaut"])
+    assert data["detected"] is True
+    assert len(data["timeline"]) == 1, data["timeline"]
+    face = data["timeline"][0]
+    assert face["label"] == "face" and 0.5 <= face["confidence"] <= 1.0
+    assert Box(**face["box"]).iou(ASTRONAUT_FACE) >= 0.5, face["box"]
+
+
+def test_coffee_has_no_face(photos: dict[str, Path]) -> None:
+    data = run(FacesOperator(), photos["coffee"])
+    assert data == {**data, "detected": False, "timeline": []}
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea"])
+def test_benign_photos_are_not_nsfw(photos: dict[str, Path], name: str) -> None:
+    data = run(NsfwOperator(), photos[name])
+    assert data["detected"] is False and data["timeline"] == []
+    assert set(data["categories"]) == {"nudity", "sexual", "suggestive"}
+    assert all(0.0 <= score < 0.5 for score in data["categories"].values())
+
+
+def test_nsfw_without_the_extra_is_model_missing(
+    photos: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = models.package_dir
+    monkeypatch.setattr(
+        models, "package_dir", lambda name: None if name == "nudenet" else real(name)
+    )
+    operator = NsfwOperator()
+    operator.setup()  # does not raise: the task does
+    with pytest.raises(TaskError) as caught:
+        operator.process(MediaFile(photos["coffee"]), {})
+    assert caught.value.code == "model_missing"
+    assert "pip install 'strobe[nsfw]'" in caught.value.message
