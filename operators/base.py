@@ -31,10 +31,17 @@ class TaskError(Exception):
 
 @dataclass(frozen=True)
 class Resources:
-    """What one actor of an operator claims from Ray (fractions allowed)."""
+    """What one actor of an operator claims from Ray (fractions allowed).
+
+    `custom` names hardware the operator uses when a node has it, as the Ray custom resources
+    nodes advertise at `ray start --resources` (e.g. `{"nvenc": 1}`); like GPUs, it is asked
+    for where the cluster has it and dropped (CPU fallback) where not, unless
+    STROBE_REQUIRE_GPU=1. `memory_mb` reserves RAM on the node (0: none)."""
 
     num_cpus: float = 1.0
     num_gpus: float = 0.0
+    custom: Mapping[str, float] = field(default_factory=dict)
+    memory_mb: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,11 @@ class MediaSource(Protocol):
 
     def encode_audio(self, plan: AudioPlan, progress: Progress) -> Encoded:
         """Encode the input's first audio stream as `plan` asks, into the workdir."""
+        ...
+
+    def audio(self, start: float = 0.0, end: float | None = None) -> np.ndarray:
+        """The first audio stream from `start` to `end` seconds (None: to the end) for models:
+        16 kHz mono float32 samples in -1..1. TaskError `no_audio_stream` when there is none."""
         ...
 
 

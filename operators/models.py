@@ -95,6 +95,34 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
+# Whisper (speech, and the kinds built on it): OpenAI's official checkpoints. The pinned sha256
+# is the hex in each URL of `whisper._MODELS`; STROBE_WHISPER_MODEL picks the size.
+WHISPER_BASE_URL = "https://openaipublic.azureedge.net/main/whisper/models"
+WHISPER_CHECKPOINTS = {  # size -> (upstream file, sha256)
+    "tiny": ("tiny.pt", "65147644a518d12f04e32d6f3b26facc3f8dd46e5390956a9424a650c0ce22b9"),
+    "base": ("base.pt", "ed3a0b6b1c0edf879ad9b11b1af5a0e6ab5db9205f891f668f8b0e6c6326e34e"),
+    "small": ("small.pt", "9ecf779972d90ba49c06d968637d720dd632c55bbf19d441fb42bf17a411e794"),
+    "medium": ("medium.pt", "345ae4da62f9b3d59415adc60127b97c714f32e89e936602e85993674d08dcb1"),
+    "large-v3": (
+        "large-v3.pt",
+        "e5b1a55b89c1367dacf97e3e19bfd829a01529dbfdeefa8caeb59b3f1b81dadb",
+    ),
+    "turbo": (
+        "large-v3-turbo.pt",
+        "aff26ae408abcba5fbf8813c21e62b0941638c5f6eebfb145be0c9839262a19a",
+    ),
+}
+MODELS |= {
+    f"whisper-{size}": ModelSpec(
+        name=f"whisper-{size}",
+        kind="speech",
+        files=(ModelFile(f"whisper-{size}.pt", digest, f"{WHISPER_BASE_URL}/{digest}/{upstream}"),),
+        license="MIT (OpenAI Whisper)",
+        upstream=f"openai-whisper {size} ({upstream})",
+    )
+    for size, (upstream, digest) in WHISPER_CHECKPOINTS.items()
+}
+
 
 def models_dir(env: Mapping[str, str] | None = None) -> Path:
     """STROBE_MODELS_DIR, else `models/` in STROBE_DATA_DIR (as pipeline.config reads them)."""

@@ -15,6 +15,10 @@ OPERATORS: dict[str, str] = {
     "faces": "operators.faces:FacesOperator",
     "text": "operators.text:TextOperator",
     "nsfw": "operators.nsfw:NsfwOperator",
+    "speech": "operators.speech:SpeechOperator",
+    "subtitles": "operators.subtitles:SubtitlesOperator",
+    "chapters": "operators.chapters:ChaptersOperator",
+    "outline": "operators.outline:OutlineOperator",
 }
 
 

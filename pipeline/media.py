@@ -117,6 +117,12 @@ class MediaFile:
 
         return encode_audio(self.path, plan, self.workdir / "encoded", progress)
 
+    def audio(self, start: float = 0.0, end: float | None = None) -> np.ndarray:
+        """16 kHz mono float32 samples of the first audio stream (see pipeline.pcm)."""
+        from pipeline.pcm import decode_pcm
+
+        return decode_pcm(self.path, start=start, end=end)
+
     def _decode_near(self, at: float) -> tuple[float, np.ndarray]:
         fmt = "rgba" if self._info.has_alpha else "rgb24"
         # Seek to the keyframe before `at`; some demuxers (MPEG-TS) land after it, so step
