@@ -63,7 +63,8 @@ class VideoConfig:
 class VideoOperator(Operator):
     kind = "video"
     # Encoders use every core they get; one actor per core keeps two tasks from thrashing.
-    resources = Resources(num_cpus=1.0)
+    # An NVENC session where a node advertises `nvenc` (L4-class); else CPU encoders.
+    resources = Resources(num_cpus=1.0, custom={"nvenc": 1})
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress

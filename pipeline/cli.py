@@ -1,4 +1,4 @@
-"""`strobe serve | api | worker | models`."""
+"""`strobe serve | api | worker | models | tasks | batch`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pipeline import client_cli
 from pipeline.config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -41,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     models.add_argument("names", nargs="*", help="model names (default: all)")
     models.add_argument("--mirror", help="fetch from BASE/<file name> instead of upstream")
     models.add_argument("--data-dir", help="overrides STROBE_DATA_DIR")
+    client_cli.add_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in ("tasks", "batch"):
+        return client_cli.run(args)  # a client of any server: no settings, no data dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.data_dir:
@@ -120,8 +124,9 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     import socket
 
     from operators.registry import OPERATORS
+    from pipeline.runtime.autoscale import BacklogSignal
     from pipeline.runtime.dispatcher import Dispatcher
-    from pipeline.runtime.ray_pool import RayActorPool, start_ray
+    from pipeline.runtime.ray_pool import RayActorPool, request_backlog, start_ray
     from pipeline.runtime.retry import RetryPolicy
 
     parent = os.getppid()
@@ -135,9 +140,24 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     signal.signal(signal.SIGINT, stop)
     store, _ = _open_backends(settings)
     start_ray(settings)
+    pool = RayActorPool(settings)
+    if settings.autoscale_interval_s > 0:  # the backlog -> Ray resource requests
+        backlog = BacklogSignal(
+            store,
+            pool.shape,
+            request_backlog,
+            kinds=sorted(OPERATORS),
+            max_per_kind=settings.autoscale_max_per_kind,
+        )
+        threading.Thread(
+            target=backlog.run,
+            args=(lambda: stopping, settings.autoscale_interval_s),
+            name="autoscale",
+            daemon=True,
+        ).start()
     dispatcher = Dispatcher(
         store,
-        RayActorPool(settings),
+        pool,
         owner=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
         kinds=sorted(OPERATORS),
         lease_s=settings.lease_seconds,

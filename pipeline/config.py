@@ -36,6 +36,9 @@ class Settings:
     lease_seconds: float = 60.0
     max_attempts: int = 3
     url_ttl_s: int = 24 * 3600
+    require_gpu: bool = False  # GPU/custom resources asked for even where no node has them yet
+    autoscale_interval_s: float = 5.0  # backlog -> Ray resource requests; 0 turns it off
+    autoscale_max_per_kind: int = 100  # bundles requested per kind at most
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +63,9 @@ class Settings:
             actors_per_kind=_int(env, "STROBE_ACTORS_PER_KIND", 2),
             lease_seconds=_float(env, "STROBE_LEASE_SECONDS", 60.0),
             max_attempts=_int(env, "STROBE_MAX_ATTEMPTS", 3),
+            require_gpu=_flag(env, "STROBE_REQUIRE_GPU"),
+            autoscale_interval_s=_float(env, "STROBE_AUTOSCALE_INTERVAL", 5.0),
+            autoscale_max_per_kind=_int(env, "STROBE_AUTOSCALE_MAX_PER_KIND", 100),
         )
 
     def with_generated_secrets(self) -> Settings:

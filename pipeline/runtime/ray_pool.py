@@ -14,10 +14,12 @@ from ray.exceptions import RayActorError, RayTaskError
 from operators.base import Resources, TaskError
 from pipeline.config import Settings
 from pipeline.executor import Job, JobResult, execute
+from pipeline.runtime.placement import Shape, actor_shape, fits
 from pipeline.runtime.progress import ThrottledProgress
 
 log = logging.getLogger(__name__)
 AVAILABLE_TTL_S = 0.5
+CLUSTER_TTL_S = 10.0  # nodes come and go (autoscaling): look again now and then
 
 
 def start_ray(settings: Settings) -> None:
@@ -29,6 +31,14 @@ def start_ray(settings: Settings) -> None:
         ignore_reinit_error=True,
         logging_level=logging.WARNING,
     )
+
+
+def request_backlog(bundles: list[Shape]) -> None:
+    """Ask the Ray autoscaler (v1 or v2, VMs or KubeRay) for room for these bundles. The
+    request replaces the previous one; an empty list withdraws it (scale to zero)."""
+    from ray.autoscaler.sdk import request_resources
+
+    request_resources(bundles=bundles)
 
 
 @ray.remote
@@ -92,12 +102,14 @@ class RayActorPool:
         self.settings = settings
         self.pools: dict[str, _KindPool] = {}
         self.in_flight: dict[Any, tuple[Job, Any]] = {}  # ObjectRef -> (job, actor)
-        self._has_gpus: bool | None = None
+        self._cluster: tuple[float, dict[str, float]] = (-CLUSTER_TTL_S, {})
         self._available: tuple[float, dict[str, float]] = (0.0, {})
+        self._fallbacks_logged: set[tuple[str, str]] = set()
 
     def free_slots(self, kind: str) -> int:
         pool = self._pool(kind)
-        creatable = min(self.settings.actors_per_kind - pool.size, self._room(pool.resources))
+        room = fits(self.shape(kind), self._available_resources())
+        creatable = min(self.settings.actors_per_kind - pool.size, room)
         if creatable <= 0 and not pool.idle and pool.size < self.settings.actors_per_kind:
             self._retire_an_idle_actor(besides=kind)
         return len(pool.idle) + max(0, creatable)
@@ -151,23 +163,22 @@ class RayActorPool:
             self.pools[kind] = _KindPool(resources=load_operator(kind).resources)
         return self.pools[kind]
 
-    def _gpus(self, resources: Resources) -> float:
-        """GPU share to ask for: the operator's request where the cluster has GPUs, else none
-        (the operator then runs on CPU)."""
-        if self._has_gpus is None:
-            self._has_gpus = ray.cluster_resources().get("GPU", 0) > 0
-        return resources.num_gpus if self._has_gpus else 0.0
+    def shape(self, kind: str) -> Shape:
+        """The Ray resources a new actor of `kind` asks for on the cluster as it is now."""
+        from operators.registry import load_operator
 
-    def _room(self, resources: Resources) -> int:
-        """How many more actors of this shape fit in the cluster right now."""
-        available = self._available_resources()
-        fits = (
-            [int(available.get("CPU", 0) / resources.num_cpus + 1e-9)] if resources.num_cpus else []
-        )
-        gpus = self._gpus(resources)
-        if gpus:
-            fits.append(int(available.get("GPU", 0) / gpus + 1e-9))
-        return min(fits) if fits else self.settings.actors_per_kind
+        resources: Resources = load_operator(kind).resources
+        fetched_at, cluster = self._cluster
+        if time.monotonic() - fetched_at > CLUSTER_TTL_S:
+            cluster = dict(ray.cluster_resources())
+            self._cluster = (time.monotonic(), cluster)
+        shape = actor_shape(resources, cluster, require=self.settings.require_gpu)
+        wanted = {"GPU": resources.num_gpus, **resources.custom}
+        for name in (n for n, amount in wanted.items() if amount and n not in shape):
+            if (kind, name) not in self._fallbacks_logged:  # say so once, never silently
+                self._fallbacks_logged.add((kind, name))
+                log.info("no node has %s: %s actors run without it (CPU fallback)", name, kind)
+        return shape
 
     def _available_resources(self) -> dict[str, float]:
         # Asked of the cluster at most twice a second: the dispatcher polls every kind.
@@ -187,15 +198,17 @@ class RayActorPool:
                 return
 
     def _new_actor(self, kind: str, pool: _KindPool) -> Any:
-        resources = pool.resources
+        shape = self.shape(kind)
         pool.size += 1
         self._available = (0.0, {})
-        gpus = self._gpus(resources)
-        log.info(
-            "starting actor %d for %s (%s CPU, %s GPU)", pool.size, kind, resources.num_cpus, gpus
-        )
+        log.info("starting actor %d for %s (%s)", pool.size, kind, shape)
+        custom = {k: v for k, v in shape.items() if k not in ("CPU", "GPU", "memory")}
         # SPREAD: on a cluster, a kind's actors land on different nodes instead of
-        # piling onto the one this worker runs on.
+        # piling onto the one this worker runs on (among the nodes that have its resources).
         return OperatorActor.options(  # type: ignore[attr-defined]
-            num_cpus=resources.num_cpus, num_gpus=gpus, scheduling_strategy="SPREAD"
+            num_cpus=shape.get("CPU", 0),
+            num_gpus=shape.get("GPU", 0),
+            memory=shape.get("memory"),
+            resources=custom,
+            scheduling_strategy="SPREAD",
         ).remote(kind, self.settings)

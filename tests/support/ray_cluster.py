@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,8 +24,14 @@ _COUNT_NODES = (
 
 
 @contextmanager
-def ray_cluster(log_dir: Path, nodes: int = 2, cpus_per_node: int = 2) -> Iterator[str]:
-    """Yields the head's address `127.0.0.1:PORT` once all nodes are alive."""
+def ray_cluster(
+    log_dir: Path,
+    nodes: int = 2,
+    cpus_per_node: int = 2,
+    node_resources: Sequence[Mapping[str, float]] = (),
+) -> Iterator[str]:
+    """Yields the head's address `127.0.0.1:PORT` once all nodes are alive. Node `i` (0 is
+    the head) advertises the custom resources `node_resources[i]` (`ray start --resources`)."""
     ray = str(Path(sys.executable).with_name("ray"))
     port = free_port()
     address = f"127.0.0.1:{port}"
@@ -52,6 +59,7 @@ def ray_cluster(log_dir: Path, nodes: int = 2, cpus_per_node: int = 2) -> Iterat
                         [
                             *command,
                             f"--num-cpus={cpus_per_node}",
+                            *_resources_flag(node_resources, index),
                             "--block",
                             "--disable-usage-stats",
                         ],
@@ -74,6 +82,31 @@ def ray_cluster(log_dir: Path, nodes: int = 2, cpus_per_node: int = 2) -> Iterat
                 process.kill()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+def _resources_flag(node_resources: Sequence[Mapping[str, float]], index: int) -> list[str]:
+    custom = node_resources[index] if index < len(node_resources) else {}
+    return [f"--resources={json.dumps(dict(custom))}"] if custom else []
+
+
+def node_ids_with(address: str, resource: str) -> set[str]:
+    """The ids of the cluster's live nodes that advertise `resource`."""
+    probe = subprocess.run(
+        [sys.executable, "-c", _NODES_WITH, address, resource],
+        env={**os.environ, **RAY_ENV},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert probe.returncode == 0, probe.stderr
+    return set(json.loads(probe.stdout.strip().splitlines()[-1]))
+
+
+_NODES_WITH = (
+    "import json, ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
+    "print(json.dumps([n['NodeID'] for n in ray.nodes() "
+    "if n['Alive'] and n['Resources'].get(sys.argv[2], 0) > 0]))"
+)
 
 
 def _wait_nodes(address: str, want: int, env: dict[str, str], timeout_s: float = 120) -> None:
