@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps serve test test-fast lint format bench bench-queue bench-vision clean
+.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech clean
 
 setup: $(STAMP)
 
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4  # its opencv-python would clash
 	touch $(STAMP)
+
+setup-gpu: setup  ## GPU nodes (deploy/Dockerfile.cuda): ONNX Runtime with CUDA instead of the CPU build
+	$(BIN)/pip uninstall --quiet --yes onnxruntime
+	$(BIN)/pip install --quiet 'onnxruntime-gpu>=1.17'
 
 serve: setup  ## API + embedded Ray workers, SQLite and local storage in ./.strobe
 	$(BIN)/strobe serve
@@ -41,6 +45,9 @@ bench-queue: setup system-deps  ## tasks leased + completed per second: Strobe's
 
 bench-vision: setup system-deps  ## detection kinds on CPU: Strobe's operators vs the bare library calls
 	$(BIN)/python -m benchmarks.vision
+
+bench-speech: setup system-deps  ## speech RTF vs bare whisper.transcribe; chapters fps vs a per-frame loop
+	$(BIN)/python -m benchmarks.speech
 
 clean:
 	rm -rf $(VENV) .strobe .pytest_cache .mypy_cache .ruff_cache

@@ -140,6 +140,8 @@ def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> 
         updated=stamp,
         info=info,
         task_id=job.task_id,
+        ref=job.options.get("ref"),
+        folder=job.options.get("folder"),
     )
 
 

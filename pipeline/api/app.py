@@ -5,16 +5,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from operators.base import TaskError
 from operators.registry import OPERATORS
-from pipeline.api import routes_files, routes_meta, routes_tasks
+from pipeline.api import (
+    routes_files,
+    routes_media,
+    routes_meta,
+    routes_signatures,
+    routes_tasks,
+)
 from pipeline.api.context import AppState, error_response
 from pipeline.api.errors import ApiError
+from pipeline.api.idempotency import IdempotencyMiddleware
 from pipeline.api.validation import request_error
+from pipeline.api.versions import ANSWERED_HEADER, answered, check_version, negotiate, requested
 from pipeline.config import Settings
 from pipeline.ids import new_id
 from pipeline.storage import Storage
@@ -28,6 +37,8 @@ _HTTP_CODES = {
     413: "payload_too_large",
     429: "rate_limited",
 }
+# An input fetched while the client waits (POST /files with a URL) fails with a task code.
+_INPUT_STATUS = {"input_too_large": 413, "input_forbidden": 422}
 
 
 def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
@@ -37,14 +48,20 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
         description="Self-hostable media-processing Tasks API (Ittybit Tasks API 2024-08-21).",
         docs_url="/docs",
         redoc_url=None,
+        dependencies=[Depends(check_version)],
     )
     app.state.strobe = AppState(settings, store, storage, frozenset(OPERATORS))
+    # Inside the middleware below, so the request id and the version are known to it.
+    app.add_middleware(IdempotencyMiddleware, store=store, api_keys=settings.api_keys)
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Any) -> Any:
         request.state.request_id = new_id("req")
+        request.state.asked_version = requested(request.headers)
+        request.state.version = negotiate(request.state.asked_version)
         response = await call_next(request)
         response.headers["X-Request-Id"] = request.state.request_id
+        response.headers[ANSWERED_HEADER] = answered(request)
         return response
 
     @app.exception_handler(ApiError)
@@ -54,6 +71,11 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(request, request_error(exc.errors()))
+
+    @app.exception_handler(TaskError)
+    async def input_error(request: Request, exc: TaskError) -> JSONResponse:
+        status = _INPUT_STATUS.get(exc.code, 422)
+        return error_response(request, ApiError(status, exc.code, exc.message, "url"))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -68,5 +90,7 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
 
     app.include_router(routes_tasks.router)
     app.include_router(routes_files.router)
+    app.include_router(routes_media.router)
+    app.include_router(routes_signatures.router)
     app.include_router(routes_meta.router)
     return app

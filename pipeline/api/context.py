@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.api.envelope import meta
+from pipeline.api.envelope import envelope_body
 from pipeline.api.errors import ApiError
 from pipeline.api.presenters import Presenter
+from pipeline.api.presenters_2025 import Presenter2025
+from pipeline.api.versions import V2025, View, answered
 from pipeline.config import Settings
 from pipeline.storage import Storage
 from pipeline.store import Store
@@ -41,6 +43,13 @@ def presenter(request: Request) -> Presenter:
     )
 
 
+def view(request: Request) -> View:
+    """The presenter of the version this request is answered in (a route dependency)."""
+    settings = state(request).settings
+    kind = Presenter2025 if answered(request) == V2025 else Presenter
+    return kind(base_url(request), settings.secret_key, state(request).storage, settings.url_ttl_s)
+
+
 def project_of(request: Request) -> str:
     """The project whose API key is in `Authorization: Bearer …`; 401 otherwise."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
@@ -64,27 +73,24 @@ def envelope(
     extra_meta: dict[str, Any] | None = None,
     error: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "meta": meta(
-            request_id=request.state.request_id,
-            project_id=getattr(request.state, "project_id", None),
-            method=request.method,
-            host=base_url(request),
-            path=request.url.path,
-            status=status,
-            type_=type_,
-            **(extra_meta or {}),
-        ),
-        "data": data,
-        "links": links if links is not None else {"self": str(request.url)},
-    }
-    if error is not None:
-        body["error"] = error
+    body = envelope_body(
+        request_id=request.state.request_id,
+        project_id=getattr(request.state, "project_id", None),
+        method=request.method,
+        host=base_url(request),
+        path=request.url.path,
+        data=data,
+        status=status,
+        type_=type_,
+        links=links if links is not None else {"self": str(request.url)},
+        extra_meta=extra_meta,
+        error=error,
+    )
     return JSONResponse(body, status_code=status)
 
 
 def error_response(request: Request, exc: ApiError) -> JSONResponse:
-    error = {"code": exc.code, "message": exc.message}
-    if exc.field:
-        error["field"] = exc.field
-    return envelope(request, None, status=exc.status, type_="error", error=error)
+    return view(request).error(request, exc)
+
+
+ViewOf = Annotated[View, Depends(view)]  # a route parameter: this request's presenter

@@ -54,3 +54,36 @@ def meta(
 
 def list_meta(total: int, page: int, limit: int) -> dict[str, int]:
     return {"total": total, "limit": limit, "page": page, "pages": page_count(total, limit)}
+
+
+def envelope_body(
+    *,
+    request_id: str,
+    project_id: str | None,
+    method: str,
+    host: str,
+    path: str,
+    data: Any,
+    status: int,
+    type_: str,
+    links: dict[str, Any],
+    extra_meta: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "meta": meta(
+            request_id=request_id,
+            project_id=project_id,
+            method=method,
+            host=host,
+            path=path,
+            status=status,
+            type_=type_,
+            **(extra_meta or {}),
+        ),
+        "data": data,
+        "links": links,
+    }
+    if error is not None:
+        body["error"] = error
+    return body

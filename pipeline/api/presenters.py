@@ -1,13 +1,21 @@
-"""Stored records -> the `2024-08-21` wire objects."""
+"""Stored records -> the `2024-08-21` wire objects and `{meta, data, links}` responses.
+
+`presenters_2025` answers the same records in the `2025-08-20` dialect; `context.view`
+picks one per request from `Accept-Version`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from pipeline.api.envelope import API_VERSION, envelope_body, list_meta, page_count, page_links
+from pipeline.api.errors import ApiError
 from pipeline.storage import Storage
 from pipeline.storage.signing import content_url, folder_url
-from pipeline.store import FileRecord, TaskRecord
+from pipeline.store import FileRecord, MediaRecord, TaskRecord
 
 _RESOLVED = ("assets", "urls", "links")  # asset names in the record, URLs on the wire
 _FILE_INFO_FIELDS = (
@@ -28,8 +36,9 @@ class Presenter:
     secret: str
     storage: Storage
     url_ttl_s: int
+    version = API_VERSION
 
-    def task(self, task: TaskRecord) -> dict[str, Any]:
+    def task(self, task: TaskRecord, input_file: FileRecord | None = None) -> dict[str, Any]:
         if task.status == "ready" and task.output is not None:
             output = self.file(task.output)
         else:
@@ -64,6 +73,10 @@ class Presenter:
             "filesize": file.filesize,
             "url": self._main_url(file),
             "task_id": file.task_id,
+            "media_id": file.media_id,
+            "ref": file.ref,
+            "folder": file.folder,
+            "metadata": file.metadata,
             "created": timestamp(file.created),
             "updated": timestamp(file.updated),
         }
@@ -75,6 +88,85 @@ class Presenter:
             }
         return wire
 
+    def media(self, media: MediaRecord, files: list[FileRecord]) -> dict[str, Any]:
+        shown = [self.file(f) for f in files]
+        return {
+            "id": media.id,
+            "object": "media",
+            "kind": media.kind,
+            "title": media.title,
+            "alt": media.alt,
+            **_dimensions(files),
+            "files": shown,
+            "urls": {f["ref"]: f["url"] for f in shown if f.get("ref")},
+            "metadata": media.metadata,
+            "created": timestamp(media.created),
+            "updated": timestamp(media.updated),
+        }
+
+    # responses -------------------------------------------------------------------
+
+    def one(
+        self,
+        request: Request,
+        data: Any,
+        *,
+        status: int = 200,
+        links: dict[str, Any] | None = None,
+    ) -> JSONResponse:
+        return self._envelope(request, data, status, "object", links or {"self": str(request.url)})
+
+    def many(
+        self, request: Request, items: list[dict[str, Any]], *, total: int, page: int, limit: int
+    ) -> JSONResponse:
+        params = {k: v for k, v in request.query_params.items() if k != "page"}
+        url = f"{self.base_url}{request.url.path}"
+        links = page_links(url, params, page, page_count(total, limit))
+        return self._envelope(
+            request, items, 200, "list", links, extra_meta=list_meta(total, page, limit)
+        )
+
+    def deleted(self, request: Request, object_: str, ident: str) -> JSONResponse:
+        message = f"{object_} {ident} deleted"
+        return self.one(
+            request, {"id": ident, "object": object_, "deleted": True, "message": message}
+        )
+
+    def error(self, request: Request, exc: ApiError) -> JSONResponse:
+        error = {"code": exc.code, "message": exc.message}
+        if exc.field:
+            error["field"] = exc.field
+        links = {"self": str(request.url)}
+        return self._envelope(request, None, exc.status, "error", links, error=error)
+
+    def _envelope(
+        self,
+        request: Request,
+        data: Any,
+        status: int,
+        type_: str,
+        links: dict[str, Any],
+        *,
+        extra_meta: dict[str, Any] | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> JSONResponse:
+        body = envelope_body(
+            request_id=request.state.request_id,
+            project_id=getattr(request.state, "project_id", None),
+            method=request.method,
+            host=self.base_url,
+            path=request.url.path,
+            data=data,
+            status=status,
+            type_=type_,
+            links=links,
+            extra_meta=extra_meta,
+            error=error,
+        )
+        return JSONResponse(body, status_code=status)
+
+    # links -------------------------------------------------------------------------
+
     def _main_url(self, file: FileRecord) -> str:
         if file.info.get("assets"):
             # Served from its folder, so a playlist's relative references resolve.
@@ -84,6 +176,13 @@ class Presenter:
 
     def _asset_url(self, file: FileRecord, name: str) -> str:
         return folder_url(self.base_url, self.secret, file.id, name, self.url_ttl_s)
+
+
+def _dimensions(files: list[FileRecord]) -> dict[str, Any]:
+    """A media's size and length: its original's (the first source), when it has one."""
+    source = next((f for f in files if f.object == "source"), None)
+    info = source.info if source else {}
+    return {name: info.get(name) for name in ("width", "height", "duration")}
 
 
 def timestamp(stored: str) -> str:

@@ -1,4 +1,5 @@
-"""POST /files (upload), GET /files/{id}, GET /files/{id}/content."""
+"""POST /files (upload, or ingest from a URL), GET /files, GET/PATCH/DELETE /files/{id},
+GET /files/{id}/content."""
 
 from __future__ import annotations
 
@@ -6,26 +7,38 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.api.context import base_url, envelope, presenter, project_of, state
-from pipeline.api.errors import ApiError, not_found
+from pipeline.api.context import ViewOf, base_url, project_of, state
+from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.schemas import check_filename
+from pipeline.api.schemas_library import FileCreate, FileLabels, FileUpdate
+from pipeline.api.validation import request_error
+from pipeline.library import Labels, ingest_url, keep_upload, remove_file
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.signing import verify
-from pipeline.uploads import save_upload
+from pipeline.store import FileRecord
 
 router = APIRouter(tags=["files"])
 _UPLOAD_FIELD = "file"
 
 
 @router.post("/files", status_code=201)
-async def upload_file(request: Request) -> JSONResponse:
-    """Upload a file as the raw body (name in `?filename=`) or as multipart field `file`."""
+async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
+    """Upload a file as the raw body (name in `?filename=`) or as multipart field `file`;
+    or, with a JSON body `{"url": …}`, ingest the file at that URL. `ref`, `folder`,
+    `media_id` label an upload as query parameters."""
     project = project_of(request)
     app = state(request)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        record = await _ingest(request, project)
+        return show.one(
+            request, show.file(record), status=201, links=_file_links(request, record.id)
+        )
+    labels = _query_labels(request, project)
     limit = app.settings.max_upload_bytes
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
@@ -42,27 +55,64 @@ async def upload_file(request: Request) -> JSONResponse:
             await _write_limited(request.stream(), path, limit)
         check_filename(filename)
         record = await run_in_threadpool(
-            save_upload,
+            keep_upload,
             path,
             filename=filename,
             content_type=content_type or None,
             project_id=project,
+            labels=labels,
             store=app.store,
             storage=app.storage,
-            max_pixels=app.settings.max_input_pixels,
+            settings=app.settings,
         )
-    return envelope(
-        request, presenter(request).file(record), status=201, links=_file_links(request, record.id)
-    )
+    return show.one(request, show.file(record), status=201, links=_file_links(request, record.id))
+
+
+@router.get("/files")
+def list_files(
+    request: Request,
+    show: ViewOf,
+    page: int = Query(1, ge=1, le=1_000_000),
+    limit: int = Query(12, ge=1, le=100),
+    media_id: str | None = Query(None, max_length=64),
+) -> JSONResponse:
+    project = project_of(request)
+    result = state(request).store.list_files(project, page, limit, media_id=media_id)
+    items = [show.file(f) for f in result.items]
+    return show.many(request, items, total=result.total, page=page, limit=limit)
 
 
 @router.get("/files/{file_id}")
-def get_file(file_id: str, request: Request) -> JSONResponse:
+def get_file(file_id: str, request: Request, show: ViewOf) -> JSONResponse:
     project = project_of(request)
     record = state(request).store.get_file(project, file_id)
     if record is None:
         raise not_found("file", file_id)
-    return envelope(request, presenter(request).file(record), links=_file_links(request, file_id))
+    return show.one(request, show.file(record), links=_file_links(request, file_id))
+
+
+@router.patch("/files/{file_id}")
+def update_file(file_id: str, body: FileUpdate, request: Request, show: ViewOf) -> JSONResponse:
+    project = project_of(request)
+    changes = body.model_dump(exclude_none=True)
+    if "filename" in changes:
+        check_filename(changes["filename"])
+    store = state(request).store
+    record = store.update_file(project, file_id, changes) if changes else None
+    record = record or store.get_file(project, file_id)
+    if record is None:
+        raise not_found("file", file_id)
+    return show.one(request, show.file(record), links=_file_links(request, file_id))
+
+
+@router.delete("/files/{file_id}")
+def delete_file(file_id: str, request: Request, show: ViewOf) -> JSONResponse:
+    """Delete the file and its stored object."""
+    project = project_of(request)
+    app = state(request)
+    if remove_file(app.store, app.storage, project, file_id) is None:
+        raise not_found("file", file_id)
+    return show.deleted(request, "file", file_id)
 
 
 @router.get("/files/{file_id}/content")
@@ -85,6 +135,17 @@ def file_content(
         record.mimetype,
         record.filename,
         file_id,
+        size=record.filesize,
+    )
+
+
+def stream_file(storage: Storage, record: FileRecord) -> StreamingResponse:
+    return _stream(
+        storage,
+        record.storage_key,
+        record.mimetype,
+        record.filename,
+        record.id,
         size=record.filesize,
     )
 
@@ -153,6 +214,44 @@ async def _write_limited(chunks: AsyncIterator[bytes], path: Path, limit: int) -
             if written > limit:
                 raise _too_large(limit)
             out.write(chunk)
+
+
+async def _ingest(request: Request, project: str) -> FileRecord:
+    try:
+        body = FileCreate.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise request_error([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+    if body.filename is not None:
+        check_filename(body.filename)
+    app = state(request)
+    labels = Labels(body.media_id, body.ref, body.folder, body.metadata)
+    _check_media(request, project, labels.media_id)
+    return await run_in_threadpool(
+        ingest_url,
+        body.url,
+        filename=body.filename,
+        project_id=project,
+        labels=labels,
+        store=app.store,
+        storage=app.storage,
+        settings=app.settings,
+    )
+
+
+def _query_labels(request: Request, project: str) -> Labels:
+    params = request.query_params
+    try:
+        given = FileLabels.model_validate({k: params[k] for k in ("ref", "folder") if k in params})
+    except ValidationError as exc:
+        raise request_error([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from exc
+    media_id = params.get("media_id")
+    _check_media(request, project, media_id)
+    return Labels(media_id, given.ref, given.folder)
+
+
+def _check_media(request: Request, project: str, media_id: str | None) -> None:
+    if media_id is not None and state(request).store.get_media(project, media_id) is None:
+        raise invalid("media_id", f"no media with id {media_id!r} in this project")
 
 
 def _too_large(limit: int) -> ApiError:

@@ -7,25 +7,30 @@ from typing import Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.api.context import base_url, envelope, presenter, project_of, state
-from pipeline.api.envelope import list_meta, page_count, page_links
+from pipeline.api.context import ViewOf, base_url, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.schemas import KindName, TaskCreate, task_request
 from pipeline.ids import new_id, now_iso
-from pipeline.store import TaskQuery, TaskRecord
+from pipeline.library import new_media
+from pipeline.store import FileRecord, Store, TaskQuery, TaskRecord
 
 router = APIRouter(tags=["tasks"])
 
 
 @router.post("/tasks", status_code=201)
-def create_task(body: TaskCreate, request: Request) -> JSONResponse:
+def create_task(body: TaskCreate, request: Request, show: ViewOf) -> JSONResponse:
     project = project_of(request)
     app = state(request)
     req = task_request(
         body, enabled_kinds=set(app.enabled_kinds), allow_private=app.settings.allow_private_urls
     )
-    if req.input_file_id and app.store.get_file(project, req.input_file_id) is None:
-        raise invalid("file_id", f"no file with id {req.input_file_id!r} in this project")
+    input_file = None
+    if req.input_file_id:
+        input_file = app.store.get_file(project, req.input_file_id)
+        if input_file is None:
+            raise invalid("file_id", f"no file with id {req.input_file_id!r} in this project")
+    # The output joins its input's media; a URL input gets a media of its own.
+    media_id = input_file.media_id if input_file else new_media(app.store, project).id
     stamp = now_iso()
     task = TaskRecord(
         id=new_id("tsk"),
@@ -38,16 +43,17 @@ def create_task(body: TaskCreate, request: Request) -> JSONResponse:
         input_url=req.input_url,
         input_file_id=req.input_file_id,
         webhook_url=req.webhook_url,
+        media_id=media_id,
     )
     app.store.create_task(task)  # committed before the 201 goes out
-    return envelope(
-        request, presenter(request).task(task), status=201, links=_task_links(request, task.id)
-    )
+    links = _task_links(request, task.id)
+    return show.one(request, show.task(task, input_file), status=201, links=links)
 
 
 @router.get("/tasks")
 def list_tasks(
     request: Request,
+    show: ViewOf,
     page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(12, ge=1, le=100),
     sort: Literal["created", "updated", "filesize"] = "created",
@@ -57,30 +63,25 @@ def list_tasks(
 ) -> JSONResponse:
     project = project_of(request)
     query = TaskQuery(page=page, limit=limit, sort=sort, order=order, kind=kind, status=status)
-    result = state(request).store.list_tasks(project, query)
-    show = presenter(request)
-    params = {k: v for k, v in request.query_params.items() if k != "page"}
-    links = page_links(f"{base_url(request)}/tasks", params, page, page_count(result.total, limit))
-    return envelope(
-        request,
-        [show.task(t) for t in result.items],
-        type_="list",
-        links=links,
-        extra_meta=list_meta(result.total, page, limit),
-    )
+    store = state(request).store
+    result = store.list_tasks(project, query)
+    items = [show.task(t, _input_of(store, t)) for t in result.items]
+    return show.many(request, items, total=result.total, page=page, limit=limit)
 
 
 @router.get("/tasks/{task_id}")
-def get_task(task_id: str, request: Request) -> JSONResponse:
+def get_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse:
     project = project_of(request)
-    task = state(request).store.get_task(project, task_id)
+    store = state(request).store
+    task = store.get_task(project, task_id)
     if task is None:
         raise not_found("task", task_id)
-    return envelope(request, presenter(request).task(task), links=_task_links(request, task.id))
+    body = show.task(task, _input_of(store, task))
+    return show.one(request, body, links=_task_links(request, task.id))
 
 
 @router.delete("/tasks/{task_id}")
-def cancel_task(task_id: str, request: Request) -> JSONResponse:
+def cancel_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse:
     """Cancel a waiting or running task; it ends `error` with code `cancelled`."""
     project = project_of(request)
     task = state(request).store.cancel(project, task_id)
@@ -88,7 +89,13 @@ def cancel_task(task_id: str, request: Request) -> JSONResponse:
         raise not_found("task", task_id)
     if task.status == "ready":
         raise ApiError(409, "invalid_request", f"task {task_id} is already ready")
-    return envelope(request, presenter(request).task(task), links=_task_links(request, task.id))
+    store = state(request).store
+    body = show.task(task, _input_of(store, task))
+    return show.one(request, body, links=_task_links(request, task.id))
+
+
+def _input_of(store: Store, task: TaskRecord) -> FileRecord | None:
+    return store.get_file(task.project_id, task.input_file_id) if task.input_file_id else None
 
 
 def _task_links(request: Request, task_id: str) -> dict[str, str]:

@@ -45,6 +45,9 @@ FormatName = Literal[
     "vtt",
     "srt",
 ]
+REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+FOLDER_PATTERN = r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}$"
+_LABELS = ("ref", "folder")  # stored with the task's options, not options of the operator
 _FILENAME_OK = re.compile(r"[^/\\\x00-\x1f\x7f]+")
 
 
@@ -74,6 +77,8 @@ class TaskCreate(BaseModel):
     webhook_url: str | None = Field(
         None, max_length=2048, description="Notified with the task when it is ready or fails"
     )
+    ref: str | None = Field(None, pattern=REF_PATTERN, description="Names the output in its media")
+    folder: str | None = Field(None, pattern=FOLDER_PATTERN, description="A label for the output")
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bo
     given = body.model_dump(exclude_none=True)
     url, file_id = given.pop("url", None), given.pop("file_id", None)
     webhook_url = given.pop("webhook_url", None)
+    labels = {name: given.pop(name) for name in _LABELS if name in given}
     _check_input(url, file_id, allow_private)
     if webhook_url is not None:
         _check_public_url("webhook_url", webhook_url, allow_private)
@@ -124,6 +130,7 @@ def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bo
                 f"options for {kind}: {', '.join(sorted(spec.options))}",
             )
     _check_times(given)
+    given |= labels
     return TaskRequest(
         kind=kind, options=given, input_url=url, input_file_id=file_id, webhook_url=webhook_url
     )

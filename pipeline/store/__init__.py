@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pipeline.store.port import (
     FileRecord,
+    Idempotent,
+    MediaRecord,
+    Page,
     Store,
     TaskPage,
     TaskQuery,
@@ -32,6 +35,9 @@ def open_store(url: str) -> Store:
 
 __all__ = [
     "FileRecord",
+    "Idempotent",
+    "MediaRecord",
+    "Page",
     "Store",
     "TaskPage",
     "TaskQuery",

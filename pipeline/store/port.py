@@ -6,8 +6,9 @@ Records here are the stored shapes; the API's wire shapes live in `pipeline.api`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+T = TypeVar("T")
 STATUSES = ("waiting", "processing", "ready", "error")
 SORTS = ("created", "updated", "filesize")
 ORDERS = ("asc", "desc")
@@ -27,6 +28,10 @@ class FileRecord:
     updated: str
     info: dict[str, Any] = field(default_factory=dict)  # probed: format, codec, width, …
     task_id: str | None = None
+    media_id: str | None = None  # the media object the file belongs to
+    ref: str | None = None  # the client's name for the file within its media
+    folder: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # the client's, stored as given
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class TaskRecord:
     lease_owner: str | None = None
     webhook_url: str | None = None
     ran_on: str | None = None  # the Ray node that produced the output
+    media_id: str | None = None  # the input's media; the output joins it
     output: FileRecord | None = None
 
 
@@ -61,6 +67,37 @@ class WebhookEvent:
     event: str  # task.ready | task.error
     attempts: int
     created: str
+
+
+@dataclass(frozen=True)
+class MediaRecord:
+    """Groups an input file and the outputs made from it."""
+
+    id: str
+    project_id: str
+    created: str
+    updated: str
+    kind: str | None = None
+    title: str | None = None
+    alt: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    """A POST remembered under its `Idempotency-Key`; `status` is None while it runs."""
+
+    fingerprint: str
+    status: int | None
+    body: bytes
+    content_type: str | None
+    created: float
 
 
 @dataclass(frozen=True)
@@ -123,6 +160,11 @@ class Store(Protocol):
         """Mark the task `error`, or with `retry_in` put it back to wait that long."""
         ...
 
+    def queue_depth(self) -> dict[str, dict[str, int]]:
+        """Tasks not finished, per kind, over all projects: `{kind: {"waiting": n,
+        "processing": n}}` (kinds with neither are left out). The autoscaling signal."""
+        ...
+
     def claim_webhooks(self, limit: int, lease_s: float) -> list[WebhookEvent]:
         """Take up to `limit` due notifications for `lease_s` seconds (other senders skip them)."""
         ...
@@ -137,4 +179,59 @@ class Store(Protocol):
 
     def get_file(self, project_id: str | None, file_id: str) -> FileRecord | None:
         """A project's file; `project_id=None` only for links whose signature was checked."""
+        ...
+
+    def list_files(
+        self, project_id: str, page: int, limit: int, media_id: str | None = None
+    ) -> Page[FileRecord]:
+        """Newest first; with `media_id`, that media's files only."""
+        ...
+
+    def find_file(self, project_id: str, folder: str | None, filename: str) -> FileRecord | None:
+        """The newest file of the project stored under `folder`/`filename`."""
+        ...
+
+    def update_file(
+        self, project_id: str, file_id: str, changes: dict[str, Any]
+    ) -> FileRecord | None:
+        """Set any of `ref`, `folder`, `filename`, `metadata`, `media_id`; None if not found."""
+        ...
+
+    def delete_file(self, project_id: str, file_id: str) -> FileRecord | None:
+        """Remove the row and return what it was (the caller removes the object)."""
+        ...
+
+    # media -------------------------------------------------------------------------
+
+    def create_media(self, media: MediaRecord) -> None: ...
+
+    def get_media(self, project_id: str, media_id: str) -> MediaRecord | None: ...
+
+    def list_media(self, project_id: str, page: int, limit: int) -> Page[MediaRecord]: ...
+
+    def update_media(
+        self, project_id: str, media_id: str, changes: dict[str, Any]
+    ) -> MediaRecord | None:
+        """Set any of `title`, `alt`, `metadata`, `kind`; None if not found."""
+        ...
+
+    def delete_media(self, project_id: str, media_id: str) -> MediaRecord | None:
+        """Remove the media; its files stay, no longer grouped. None if not found."""
+        ...
+
+    # idempotency ----------------------------------------------------------------------
+
+    def claim_idempotency(
+        self, project_id: str, key: str, fingerprint: str, ttl_s: float
+    ) -> Idempotent | None:
+        """None: the key is new (or its record older than `ttl_s`) and is now held by the
+        caller. Otherwise the record already there: finished, or still running."""
+        ...
+
+    def finish_idempotency(
+        self, project_id: str, key: str, status: int, body: bytes, content_type: str | None
+    ) -> None: ...
+
+    def release_idempotency(self, project_id: str, key: str) -> None:
+        """Forget a held key whose request did not succeed, so a retry runs again."""
         ...

@@ -18,7 +18,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from pipeline.store.sql import SCHEMA, SqlStore, iter_statements
+from pipeline.store.sql import SCHEMA, iter_statements
+from pipeline.store.sql_library import LibraryStore
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class DatabaseUnavailable(RuntimeError):
     """PostgreSQL could not be reached, or refused the connection, when the store opened."""
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(LibraryStore):
     lock_clause = "FOR UPDATE SKIP LOCKED"
     row_lock = "FOR UPDATE"
 

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     webhook_url TEXT,
     ran_on TEXT,
     created TEXT NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    media_id TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (status, kind, run_after);
 CREATE INDEX IF NOT EXISTS tasks_project ON tasks (project_id, created);
@@ -52,9 +53,35 @@ CREATE TABLE IF NOT EXISTS files (
     info TEXT NOT NULL,
     task_id TEXT,
     created TEXT NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    media_id TEXT,
+    ref TEXT,
+    folder TEXT,
+    metadata TEXT NOT NULL DEFAULT '{{}}'
 );
 CREATE INDEX IF NOT EXISTS files_project ON files (project_id, created);
+CREATE INDEX IF NOT EXISTS files_media ON files (media_id, created);
+CREATE TABLE IF NOT EXISTS media (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    kind TEXT,
+    title TEXT,
+    alt TEXT,
+    metadata TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS media_project ON media (project_id, created);
+CREATE TABLE IF NOT EXISTS idempotency (
+    project_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER,
+    body TEXT NOT NULL,
+    content_type TEXT,
+    created {float} NOT NULL,
+    PRIMARY KEY (project_id, key)
+);
 CREATE TABLE IF NOT EXISTS webhooks (
     id TEXT PRIMARY KEY,
     task_id TEXT NOT NULL,
@@ -74,11 +101,12 @@ CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (sent, gave_up, due);
 _TASK_COLUMNS = (
     "t.id, t.project_id, t.kind, t.status, t.options, t.created, t.updated, t.input_url, "
     "t.input_file_id, t.progress, t.error_code, t.error_message, t.attempts, t.lease_owner, "
-    "t.webhook_url, t.ran_on"
+    "t.webhook_url, t.ran_on, t.media_id"
 )
 _FILE_COLUMNS = (
     "f.id, f.project_id, f.object, f.kind, f.filename, f.mimetype, f.filesize, "
-    "f.storage_key, f.created, f.updated, f.info, f.task_id"
+    "f.storage_key, f.created, f.updated, f.info, f.task_id, f.media_id, f.ref, f.folder, "
+    "f.metadata"
 )
 _TASK_SELECT = (
     f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS} FROM tasks t "
@@ -126,8 +154,8 @@ class SqlStore(ABC):
             self._run(
                 db,
                 "INSERT INTO tasks (id, project_id, kind, status, input_url, input_file_id, "
-                "options, progress, webhook_url, created, updated) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "options, progress, webhook_url, created, updated, media_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     task.id,
                     task.project_id,
@@ -140,6 +168,7 @@ class SqlStore(ABC):
                     task.webhook_url,
                     task.created,
                     task.updated,
+                    task.media_id,
                 ),
             )
 
@@ -259,6 +288,12 @@ class SqlStore(ABC):
             if row is None:
                 return False
             self._upsert_file(db, output)
+            self._run(  # the output joins its input's media
+                db,
+                "UPDATE files SET media_id = (SELECT media_id FROM tasks WHERE id = ?) "
+                "WHERE id = ?",
+                (task_id, output.id),
+            )
             self._enqueue_webhook(db, task_id, row, "task.ready", stamp)
         return True
 
@@ -297,6 +332,18 @@ class SqlStore(ABC):
                 # Clearing the lease makes the running worker's result land nowhere.
                 self._finish_with_error(db, task_id, "cancelled", "cancelled by the client", stamp)
         return self.get_task(project_id, task_id)
+
+    def queue_depth(self) -> dict[str, dict[str, int]]:
+        with self._connect() as db:
+            rows = self._run(
+                db,
+                "SELECT kind, status, COUNT(*) FROM tasks "
+                "WHERE status IN ('waiting', 'processing') GROUP BY kind, status",
+            ).fetchall()
+        depth: dict[str, dict[str, int]] = {}
+        for kind, status, count in rows:
+            depth.setdefault(kind, {"waiting": 0, "processing": 0})[status] = int(count)
+        return depth
 
     def _finish_with_error(
         self, db: Connection, task_id: str, code: str, message: str, stamp: str
@@ -393,10 +440,12 @@ class SqlStore(ABC):
         self._run(
             db,
             "INSERT INTO files (id, project_id, object, kind, filename, mimetype, filesize, "
-            "storage_key, info, task_id, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "storage_key, info, task_id, created, updated, media_id, ref, folder, metadata) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (id) DO UPDATE SET filename=excluded.filename, "
             "mimetype=excluded.mimetype, filesize=excluded.filesize, "
-            "storage_key=excluded.storage_key, info=excluded.info, updated=excluded.updated",
+            "storage_key=excluded.storage_key, info=excluded.info, updated=excluded.updated, "
+            "media_id=excluded.media_id, ref=excluded.ref, folder=excluded.folder",
             (
                 f.id,
                 f.project_id,
@@ -410,6 +459,10 @@ class SqlStore(ABC):
                 f.task_id,
                 f.created,
                 f.updated,
+                f.media_id,
+                f.ref,
+                f.folder,
+                json.dumps(f.metadata),
             ),
         )
 
@@ -434,6 +487,10 @@ def _file(row: Sequence[Any]) -> FileRecord:
         updated,
         info,
         task_id,
+        media_id,
+        ref,
+        folder,
+        metadata,
     ) = row
     return FileRecord(
         id=id_,
@@ -448,6 +505,10 @@ def _file(row: Sequence[Any]) -> FileRecord:
         updated=updated,
         info=json.loads(info),
         task_id=task_id,
+        media_id=media_id,
+        ref=ref,
+        folder=folder,
+        metadata=json.loads(metadata),
     )
 
 
@@ -469,8 +530,9 @@ def _task(row: Sequence[Any]) -> TaskRecord:
         lease_owner,
         webhook_url,
         ran_on,
-    ) = row[:16]
-    file_row = row[16:]
+        media_id,
+    ) = row[:17]
+    file_row = row[17:]
     return TaskRecord(
         id=id_,
         project_id=project_id,
@@ -488,5 +550,6 @@ def _task(row: Sequence[Any]) -> TaskRecord:
         lease_owner=lease_owner,
         webhook_url=webhook_url,
         ran_on=ran_on,
+        media_id=media_id,
         output=_file(file_row) if file_row[0] is not None else None,
     )

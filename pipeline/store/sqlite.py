@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.store.sql import SCHEMA, SqlStore, iter_statements
+from pipeline.store.sql import SCHEMA, iter_statements
+from pipeline.store.sql_library import LibraryStore
 
 
-class SQLiteStore(SqlStore):
+class SQLiteStore(LibraryStore):
     # BEGIN IMMEDIATE takes the database's write lock, so leases never overlap.
     lock_clause = ""
 

@@ -101,7 +101,7 @@ def test_missing_or_wrong_key_is_401(client: TestClient) -> None:
             "confidence",
             ["does not apply", "width"],
         ),
-        ({"url": VIDEO_URL, "kind": "speech"}, 422, "kind", ["not available", "image"]),
+        ({"url": VIDEO_URL, "kind": "speech", "language": "english"}, 422, "language", ["match"]),
         ({"url": VIDEO_URL, "filename": "../etc/passwd.jpg"}, 422, "filename", ["plain file"]),
         ({"url": VIDEO_URL, "filename": "a/b.jpg"}, 422, "filename", ["plain file"]),
         ({"url": VIDEO_URL, "format": "jpeg", "filename": "x.png"}, 422, "filename", ["png"]),
@@ -286,3 +286,19 @@ def test_an_unexpected_failure_is_a_500_envelope(settings: Settings) -> None:
     assert response.status_code == 500
     assert error_of(response)["code"] == "internal"
     assert "database went away" not in response.text  # details go to the log only
+
+
+def test_a_kind_without_an_operator_is_refused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipeline.api.app as app_module
+
+    served = {k: v for k, v in app_module.OPERATORS.items() if k != "outline"}
+    monkeypatch.setattr(app_module, "OPERATORS", served)
+    client = TestClient(
+        create_app(settings, open_store(settings.database_url), open_storage(settings.storage_url))
+    )
+    with client:
+        response = post_task(client, {"url": VIDEO_URL, "kind": "outline"})
+    assert response.status_code == 422
+    assert "not available" in error_of(response)["message"]

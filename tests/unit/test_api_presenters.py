@@ -115,6 +115,10 @@ def test_a_file_object(presenter: Presenter) -> None:
         "filename": "out.jpg",
         "filesize": 2048,
         "task_id": "tsk_1",
+        "media_id": None,  # the library fields, added in both dialects
+        "ref": None,
+        "folder": None,
+        "metadata": {},
         "created": "2026-01-02T03:04:05.000Z",
         "updated": "2026-01-02T03:04:05.000Z",
     }

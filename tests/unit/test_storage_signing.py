@@ -59,3 +59,21 @@ def test_content_url_carries_a_signature_that_verifies() -> None:
     expires = int(query["expires"])
     assert 0 < expires - time.time() <= 60
     assert verify(SECRET, FILE_ID, expires, query["signature"])
+
+
+def test_path_signatures_bind_project_path_expiry_and_method() -> None:
+    from pipeline.storage.signing import sign_path, signed_path_url, verify_path
+
+    url, signature = signed_path_url("https://s.test/", "sk_a", "prj_a", "a/b.jpg", 2000, "get")
+    assert url.startswith("https://s.test/signed/prj_a/a/b.jpg?expiry=2000&method=get&")
+    assert verify_path(["sk_old", "sk_a"], "prj_a", "a/b.jpg", 2000, "get", signature, now=1999)
+    assert not verify_path(["sk_a"], "prj_a", "a/b.jpg", 2000, "get", signature, now=2001)
+    for changed in (
+        ("prj_b", "a/b.jpg", 2000, "get"),
+        ("prj_a", "a/c.jpg", 2000, "get"),
+        ("prj_a", "a/b.jpg", 2001, "get"),
+        ("prj_a", "a/b.jpg", 2000, "put"),
+    ):
+        assert not verify_path(["sk_a"], *changed, signature, now=0)
+    assert not verify_path(["sk_b"], "prj_a", "a/b.jpg", 2000, "get", signature, now=0)
+    assert sign_path("sk_a", "prj_a", "a/b.jpg", 2000, "get") == signature

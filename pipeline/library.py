@@ -1,0 +1,125 @@
+"""Files and media as a library: ingest from a URL, group into media, delete with the object.
+
+The API's routes call these; they know the store and storage ports, not HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pipeline.config import Settings
+from pipeline.fetch import download
+from pipeline.ids import new_id, now_iso
+from pipeline.storage import Storage, StorageError
+from pipeline.store import FileRecord, MediaRecord, Store
+from pipeline.uploads import save_upload
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What the client names a file with; all optional."""
+
+    media_id: str | None = None
+    ref: str | None = None
+    folder: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+def new_media(store: Store, project_id: str, kind: str | None = None, **fields: Any) -> MediaRecord:
+    stamp = now_iso()
+    media = MediaRecord(
+        id=new_id("med"), project_id=project_id, created=stamp, updated=stamp, kind=kind, **fields
+    )
+    store.create_media(media)
+    return media
+
+
+def keep_upload(
+    path: Path,
+    *,
+    filename: str,
+    content_type: str | None,
+    project_id: str,
+    labels: Labels,
+    store: Store,
+    storage: Storage,
+    settings: Settings,
+) -> FileRecord:
+    """Store and probe a received file, and put it in its media (a new one unless named)."""
+    record = save_upload(
+        path,
+        filename=filename,
+        content_type=content_type,
+        project_id=project_id,
+        store=store,
+        storage=storage,
+        max_pixels=settings.max_input_pixels,
+    )
+    media_id = labels.media_id or new_media(store, project_id, record.kind).id
+    changes: dict[str, Any] = {"media_id": media_id, "ref": labels.ref, "folder": labels.folder}
+    if labels.metadata is not None:
+        changes["metadata"] = labels.metadata
+    updated = store.update_file(project_id, record.id, changes)
+    return updated or replace(record, media_id=media_id)
+
+
+def ingest_url(
+    url: str,
+    *,
+    filename: str | None,
+    project_id: str,
+    labels: Labels,
+    store: Store,
+    storage: Storage,
+    settings: Settings,
+) -> FileRecord:
+    """Download `url` (public addresses only, within the input limits), probe and keep it.
+
+    Raises `operators.base.TaskError` (`input_unreachable`, `input_forbidden`,
+    `input_too_large`) when the download fails."""
+    work = settings.data_dir / "uploads"
+    work.mkdir(parents=True, exist_ok=True)
+    name = filename or _name_in(url)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        path = Path(tmp) / "download"
+        download(
+            url,
+            path,
+            max_bytes=settings.max_input_bytes,
+            timeout_s=settings.fetch_timeout_s,
+            allow_private=settings.allow_private_urls,
+        )
+        return keep_upload(
+            path,
+            filename=name,
+            content_type=None,
+            project_id=project_id,
+            labels=labels,
+            store=store,
+            storage=storage,
+            settings=settings,
+        )
+
+
+def remove_file(store: Store, storage: Storage, project_id: str, file_id: str) -> FileRecord | None:
+    """Delete the file's row, then its object; None when the project has no such file."""
+    record = store.delete_file(project_id, file_id)
+    if record is not None:
+        with contextlib.suppress(StorageError):  # already gone; the row is what clients see
+            storage.delete(record.storage_key)
+    return record
+
+
+def media_files(store: Store, project_id: str, media_id: str) -> list[FileRecord]:
+    return store.list_files(project_id, page=1, limit=1000, media_id=media_id).items
+
+
+def _name_in(url: str) -> str:
+    last = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    ok = last and not last.startswith(".") and "\\" not in last and last.isprintable()
+    return last[:255] if ok else "download"

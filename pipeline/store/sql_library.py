@@ -1,0 +1,226 @@
+"""The store's SQL for files (list, find, update, delete), media and idempotency keys.
+
+Shared by the SQLite and PostgreSQL adapters like `sql.SqlStore`, which it extends; the
+tables are in `sql.SCHEMA`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from pipeline.ids import now_iso
+from pipeline.store.port import FileRecord, Idempotent, MediaRecord, Page
+from pipeline.store.sql import _FILE_COLUMNS, SqlStore, _file
+
+_FILE_CHANGES = ("ref", "folder", "filename", "metadata", "media_id")
+_MEDIA_CHANGES = ("kind", "title", "alt", "metadata")
+_MEDIA_COLUMNS = "id, project_id, kind, title, alt, metadata, created, updated"
+
+
+class LibraryStore(SqlStore):
+    # files -------------------------------------------------------------------------
+
+    def list_files(
+        self, project_id: str, page: int, limit: int, media_id: str | None = None
+    ) -> Page[FileRecord]:
+        where, params = "f.project_id = ?", [project_id]
+        if media_id is not None:
+            where, params = f"{where} AND f.media_id = ?", [project_id, media_id]
+        with self._connect() as db:
+            total = self._run(db, f"SELECT COUNT(*) FROM files f WHERE {where}", params)
+            count = int(total.fetchone()[0])
+            rows = self._run(
+                db,
+                f"SELECT {_FILE_COLUMNS} FROM files f WHERE {where} "
+                "ORDER BY f.created DESC, f.id DESC LIMIT ? OFFSET ?",
+                [*params, limit, (page - 1) * limit],
+            ).fetchall()
+        return Page(items=[_file(r) for r in rows], total=count)
+
+    def find_file(self, project_id: str, folder: str | None, filename: str) -> FileRecord | None:
+        folder_clause = "f.folder IS NULL" if folder is None else "f.folder = ?"
+        params = [project_id, filename] + ([] if folder is None else [folder])
+        with self._connect() as db:
+            row = self._run(
+                db,
+                f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.project_id = ? AND f.filename = ? "
+                f"AND {folder_clause} ORDER BY f.created DESC, f.id DESC LIMIT 1",
+                params,
+            ).fetchone()
+        return _file(row) if row else None
+
+    def update_file(
+        self, project_id: str, file_id: str, changes: dict[str, Any]
+    ) -> FileRecord | None:
+        sets, params = _assignments(changes, _FILE_CHANGES)
+        with self._transaction() as db:
+            cur = self._run(
+                db,
+                f"UPDATE files SET {sets} WHERE id = ? AND project_id = ?",
+                [*params, file_id, project_id],
+            )
+            if cur.rowcount != 1:
+                return None
+        return self.get_file(project_id, file_id)
+
+    def delete_file(self, project_id: str, file_id: str) -> FileRecord | None:
+        with self._transaction() as db:
+            row = self._run(
+                db,
+                f"DELETE FROM files WHERE id = ? AND project_id = ? RETURNING {_plain_columns()}",
+                (file_id, project_id),
+            ).fetchone()
+        return _file(row) if row else None
+
+    # media -------------------------------------------------------------------------
+
+    def create_media(self, media: MediaRecord) -> None:
+        with self._transaction() as db:
+            self._run(
+                db,
+                f"INSERT INTO media ({_MEDIA_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    media.id,
+                    media.project_id,
+                    media.kind,
+                    media.title,
+                    media.alt,
+                    json.dumps(media.metadata),
+                    media.created,
+                    media.updated,
+                ),
+            )
+
+    def get_media(self, project_id: str, media_id: str) -> MediaRecord | None:
+        with self._connect() as db:
+            row = self._run(
+                db,
+                f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ? AND project_id = ?",
+                (media_id, project_id),
+            ).fetchone()
+        return _media(row) if row else None
+
+    def list_media(self, project_id: str, page: int, limit: int) -> Page[MediaRecord]:
+        with self._connect() as db:
+            total = self._run(db, "SELECT COUNT(*) FROM media WHERE project_id = ?", [project_id])
+            count = int(total.fetchone()[0])
+            rows = self._run(
+                db,
+                f"SELECT {_MEDIA_COLUMNS} FROM media WHERE project_id = ? "
+                "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                (project_id, limit, (page - 1) * limit),
+            ).fetchall()
+        return Page(items=[_media(r) for r in rows], total=count)
+
+    def update_media(
+        self, project_id: str, media_id: str, changes: dict[str, Any]
+    ) -> MediaRecord | None:
+        sets, params = _assignments(changes, _MEDIA_CHANGES)
+        with self._transaction() as db:
+            cur = self._run(
+                db,
+                f"UPDATE media SET {sets} WHERE id = ? AND project_id = ?",
+                [*params, media_id, project_id],
+            )
+            if cur.rowcount != 1:
+                return None
+        return self.get_media(project_id, media_id)
+
+    def delete_media(self, project_id: str, media_id: str) -> MediaRecord | None:
+        with self._transaction() as db:
+            row = self._run(
+                db,
+                f"DELETE FROM media WHERE id = ? AND project_id = ? RETURNING {_MEDIA_COLUMNS}",
+                (media_id, project_id),
+            ).fetchone()
+            if row is not None:
+                self._run(
+                    db,
+                    "UPDATE files SET media_id = NULL WHERE media_id = ? AND project_id = ?",
+                    (media_id, project_id),
+                )
+        return _media(row) if row else None
+
+    # idempotency ------------------------------------------------------------------------
+
+    def claim_idempotency(
+        self, project_id: str, key: str, fingerprint: str, ttl_s: float
+    ) -> Idempotent | None:
+        now = time.time()
+        with self._transaction() as db:
+            self._run(
+                db,
+                "DELETE FROM idempotency WHERE project_id = ? AND key = ? AND created < ?",
+                (project_id, key, now - ttl_s),
+            )
+            inserted = self._run(
+                db,
+                "INSERT INTO idempotency (project_id, key, fingerprint, body, created) "
+                "VALUES (?,?,?,'',?) ON CONFLICT (project_id, key) DO NOTHING",
+                (project_id, key, fingerprint, now),
+            )
+            if inserted.rowcount == 1:
+                return None
+            row = self._run(
+                db,
+                "SELECT fingerprint, status, body, content_type, created FROM idempotency "
+                "WHERE project_id = ? AND key = ?",
+                (project_id, key),
+            ).fetchone()
+        return Idempotent(
+            fingerprint=row[0],
+            status=None if row[1] is None else int(row[1]),
+            body=str(row[2]).encode(),
+            content_type=row[3],
+            created=float(row[4]),
+        )
+
+    def finish_idempotency(
+        self, project_id: str, key: str, status: int, body: bytes, content_type: str | None
+    ) -> None:
+        with self._transaction() as db:
+            self._run(
+                db,
+                "UPDATE idempotency SET status = ?, body = ?, content_type = ? "
+                "WHERE project_id = ? AND key = ?",
+                (status, body.decode(), content_type, project_id, key),
+            )
+
+    def release_idempotency(self, project_id: str, key: str) -> None:
+        with self._transaction() as db:
+            self._run(
+                db,
+                "DELETE FROM idempotency WHERE project_id = ? AND key = ? AND status IS NULL",
+                (project_id, key),
+            )
+
+
+def _assignments(changes: dict[str, Any], allowed: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """`col = ?, …, updated = ?` and its values; JSON columns are serialised."""
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+    names = [name for name in allowed if name in changes]
+    values = [json.dumps(changes[n]) if n == "metadata" else changes[n] for n in names]
+    sets = ", ".join([*(f"{name} = ?" for name in names), "updated = ?"])
+    return sets, [*values, now_iso()]
+
+
+def _plain_columns() -> str:
+    return _FILE_COLUMNS.replace("f.", "")
+
+
+def _media(row: Any) -> MediaRecord:
+    id_, project_id, kind, title, alt, metadata, created, updated = row
+    return MediaRecord(
+        id=id_,
+        project_id=project_id,
+        kind=kind,
+        title=title,
+        alt=alt,
+        metadata=json.loads(metadata),
+        created=created,
+        updated=updated,
+    )
