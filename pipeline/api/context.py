@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.api.envelope import envelope_body
 from pipeline.api.errors import ApiError
 from pipeline.api.presenters import Presenter
 from pipeline.api.presenters_2025 import Presenter2025
@@ -36,13 +35,6 @@ def base_url(request: Request) -> str:
     return state(request).settings.public_url or str(request.base_url).rstrip("/")
 
 
-def presenter(request: Request) -> Presenter:
-    settings = state(request).settings
-    return Presenter(
-        base_url(request), settings.secret_key, state(request).storage, settings.url_ttl_s
-    )
-
-
 def view(request: Request) -> View:
     """The presenter of the version this request is answered in (a route dependency)."""
     settings = state(request).settings
@@ -61,32 +53,6 @@ def project_of(request: Request) -> str:
             request.state.project_id = project
             return project
     raise ApiError(401, "unauthorized", "unknown API key")
-
-
-def envelope(
-    request: Request,
-    data: Any,
-    *,
-    status: int = 200,
-    type_: str = "object",
-    links: dict[str, Any] | None = None,
-    extra_meta: dict[str, Any] | None = None,
-    error: dict[str, Any] | None = None,
-) -> JSONResponse:
-    body = envelope_body(
-        request_id=request.state.request_id,
-        project_id=getattr(request.state, "project_id", None),
-        method=request.method,
-        host=base_url(request),
-        path=request.url.path,
-        data=data,
-        status=status,
-        type_=type_,
-        links=links if links is not None else {"self": str(request.url)},
-        extra_meta=extra_meta,
-        error=error,
-    )
-    return JSONResponse(body, status_code=status)
 
 
 def error_response(request: Request, exc: ApiError) -> JSONResponse:
