@@ -124,6 +124,7 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     import socket
 
     from operators.registry import OPERATORS
+    from pipeline.encoders import probe_at_start
     from pipeline.runtime.autoscale import BacklogSignal
     from pipeline.runtime.dispatcher import Dispatcher
     from pipeline.runtime.ray_pool import RayActorPool, request_backlog, start_ray
@@ -139,6 +140,7 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     store, _ = _open_backends(settings)
+    probe_at_start()
     start_ray(settings)
     pool = RayActorPool(settings)
     if settings.autoscale_interval_s > 0:  # the backlog -> Ray resource requests

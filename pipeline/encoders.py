@@ -113,6 +113,13 @@ def hardware_report() -> dict[str, bool]:
     return report
 
 
+def probe_at_start() -> dict[str, str]:
+    """Probe once when a worker starts: log the hardware encoders and the encoder chosen for
+    each codec family, so a missing NVENC shows in the worker's log before any task."""
+    hardware_report()
+    return {family: video_encoder(family) for family in VIDEO_ENCODERS}
+
+
 def video_options(encoder: str, *, quality: int | None, bitrate: int | None) -> dict[str, str]:
     """Encoder options for a target quality (constant quality) or a target bitrate."""
     options = dict(SPEED.get(encoder, {}))
