@@ -191,6 +191,7 @@ class SpeechOperator(Operator):
             length = len(samples) / RATE
             if length == 0:
                 break
+            ceiling = at + length  # no segment may end after the audio it was heard in
             assert self.vad is not None
             calls = groups(self.vad.spans(samples))
             last_window = length < window_end - at - 1.0 or window_end == stop
@@ -203,7 +204,7 @@ class SpeechOperator(Operator):
                 splice = Spliced(tuple(spans))
                 raw, language = self._recognise(splice.samples(samples), language)
                 floor = segments[-1].end if segments else 0.0
-                segments += _clean(raw, splice, at, floor)
+                segments += _clean(raw, splice, at, floor, ceiling)
                 progress(min(1.0, (at + spans[-1][1] - config.start) / total))
             at += length
             progress(min(1.0, (at - config.start) / total))
@@ -232,17 +233,18 @@ class SpeechOperator(Operator):
 
 
 def _clean(
-    raw: list[dict[str, Any]], splice: Spliced, offset: float, floor: float
+    raw: list[dict[str, Any]], splice: Spliced, offset: float, floor: float, ceiling: float
 ) -> list[Segment]:
     """Whisper's segments in input time (through the splice, plus the window's `offset`):
-    text trimmed, empty ones dropped, times kept in order without overlaps."""
+    text trimmed, empty ones dropped, times kept in order without overlaps and within the
+    window's audio (Whisper's timestamps can run past the end of what it heard)."""
     out: list[Segment] = []
     for seg in raw:
         text = " ".join(str(seg.get("text", "")).split())
         if not text:
             continue
-        start = max(offset + splice.to_source(float(seg["start"])), floor)
-        end = max(offset + splice.to_source(float(seg["end"])), start)
+        start = min(max(offset + splice.to_source(float(seg["start"])), floor), ceiling)
+        end = min(max(offset + splice.to_source(float(seg["end"])), start), ceiling)
         confidence = min(1.0, max(0.0, math.exp(float(seg.get("avg_logprob", -math.inf)))))
         out.append(Segment(start, end, text, confidence))
         floor = end
