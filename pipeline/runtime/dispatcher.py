@@ -13,6 +13,7 @@ from pipeline.store import Store, TaskRecord
 
 log = logging.getLogger(__name__)
 STORE_RETRY_S = 1.0
+ROOM_CHECK_S = 1.0
 
 
 class ActorPool(Protocol):
@@ -22,6 +23,11 @@ class ActorPool(Protocol):
 
     def wait(self, timeout_s: float) -> list[JobResult]:
         """Results of jobs that finished, waiting up to `timeout_s` for the first one."""
+        ...
+
+    def make_room(self, kind: str) -> None:
+        """`kind` has waiting tasks but no free slot: free capacity held by idle actors of
+        other kinds, if the pool can."""
         ...
 
 
@@ -45,6 +51,7 @@ class Dispatcher:
         self.running: dict[str, TaskRecord] = {}
         self.unrecorded: list[JobResult] = []  # finished while the store was unreachable
         self._last_heartbeat = time.monotonic()
+        self._last_room_check = 0.0
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         log.info("dispatcher %s serving kinds %s", self.owner, ", ".join(self.kinds))
@@ -68,10 +75,11 @@ class Dispatcher:
         self.heartbeat_if_due()
 
     def lease(self) -> int:
-        leased = 0
+        leased, starved = 0, []
         for kind in self.kinds:
             free = self.pool.free_slots(kind)
             if free <= 0:
+                starved.append(kind)
                 continue
             max_attempts = self.retry.max_attempts
             for task in self.store.lease(self.owner, [kind], free, self.lease_s, max_attempts):
@@ -81,7 +89,19 @@ class Dispatcher:
                 self.running[task.id] = task
                 self.pool.submit(job)
                 leased += 1
+        self._make_room_for_waiting(starved)
         return leased
+
+    def _make_room_for_waiting(self, starved: list[str]) -> None:
+        """Kinds without a free slot get room only if tasks of theirs wait (checked at most
+        once a second): otherwise idle actors would be retired for kinds with no work."""
+        if not starved or time.monotonic() - self._last_room_check < ROOM_CHECK_S:
+            return
+        self._last_room_check = time.monotonic()
+        depth = self.store.queue_depth()
+        for kind in starved:
+            if depth.get(kind, {}).get("waiting", 0) > 0:
+                self.pool.make_room(kind)
 
     def record_pending(self) -> None:
         while self.unrecorded:

@@ -110,9 +110,14 @@ class RayActorPool:
         pool = self._pool(kind)
         room = fits(self.shape(kind), self._available_resources())
         creatable = min(self.settings.actors_per_kind - pool.size, room)
-        if creatable <= 0 and not pool.idle and pool.size < self.settings.actors_per_kind:
-            self._retire_an_idle_actor(besides=kind)
         return len(pool.idle) + max(0, creatable)
+
+    def make_room(self, kind: str) -> None:
+        """Called for a kind that has waiting tasks and no free slot: retire an idle actor of
+        another kind, if that would let this kind start one."""
+        pool = self._pool(kind)
+        if not pool.idle and pool.size < self.settings.actors_per_kind:
+            self._retire_an_idle_actor(besides=kind)
 
     def submit(self, job: Job) -> None:
         pool = self._pool(job.kind)

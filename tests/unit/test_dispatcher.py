@@ -31,6 +31,7 @@ class FakePool:
         self.submitted: list[Job] = []
         self.busy: dict[str, Job] = {}
         self.done: list[JobResult] = []
+        self.room_asked: list[str] = []
 
     def free_slots(self, kind: str) -> int:
         return self.slots.get(kind, 0) - sum(job.kind == kind for job in self.busy.values())
@@ -49,6 +50,9 @@ class FakePool:
     def wait(self, timeout_s: float) -> list[JobResult]:
         done, self.done = self.done, []
         return done
+
+    def make_room(self, kind: str) -> None:
+        self.room_asked.append(kind)
 
 
 @pytest.fixture
@@ -354,3 +358,11 @@ def test_stopping_run_releases_what_is_still_running(store: SQLiteStore) -> None
     assert dispatcher.running == {}
     assert [stored(store, t).status for t in tasks] == ["waiting"] * 3
     assert [stored(store, t).attempts for t in tasks] == [0, 0, 0]  # released, not spent
+
+
+def test_room_is_made_only_for_kinds_with_waiting_tasks(store: SQLiteStore) -> None:
+    add_tasks(store, 2, kind="video")
+    pool = FakePool({"image": 0, "video": 0})  # no free slot for either kind
+    dispatcher = make_dispatcher(store, pool, kinds=["image", "video"])
+    dispatcher.lease()
+    assert pool.room_asked == ["video"]  # image has nothing waiting: its neighbours stay
