@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech clean
+.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-scale clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,9 @@ bench-vision: setup system-deps  ## detection kinds on CPU: Strobe's operators v
 
 bench-speech: setup system-deps  ## speech RTF vs bare whisper.transcribe; chapters fps vs a per-frame loop
 	$(BIN)/python -m benchmarks.speech
+
+bench-scale: setup system-deps  ## tasks/s on 1 vs 2 local Ray nodes; scheduling overhead at 1,000 queued tasks
+	$(BIN)/python -m benchmarks.scale
 
 clean:
 	rm -rf $(VENV) .strobe .pytest_cache .mypy_cache .ruff_cache

@@ -29,9 +29,12 @@ def ray_cluster(
     nodes: int = 2,
     cpus_per_node: int = 2,
     node_resources: Sequence[Mapping[str, float]] = (),
+    cores: Sequence[int] = (),
 ) -> Iterator[str]:
     """Yields the head's address `127.0.0.1:PORT` once all nodes are alive. Node `i` (0 is
-    the head) advertises the custom resources `node_resources[i]` (`ray start --resources`)."""
+    the head) advertises the custom resources `node_resources[i]` (`ray start --resources`)
+    and, given `cores`, runs pinned to CPU core `cores[i]` (`taskset`; its actors inherit
+    the affinity), so that a node on a small machine really has only its own core."""
     ray = str(Path(sys.executable).with_name("ray"))
     port = free_port()
     address = f"127.0.0.1:{port}"
@@ -57,6 +60,7 @@ def ray_cluster(
                 started.append(
                     subprocess.Popen(
                         [
+                            *_pin(cores, index),
                             *command,
                             f"--num-cpus={cpus_per_node}",
                             *_resources_flag(node_resources, index),
@@ -82,6 +86,10 @@ def ray_cluster(
                 process.kill()
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+
+
+def _pin(cores: Sequence[int], index: int) -> list[str]:
+    return ["taskset", "-c", str(cores[index])] if index < len(cores) else []
 
 
 def _resources_flag(node_resources: Sequence[Mapping[str, float]], index: int) -> list[str]:
