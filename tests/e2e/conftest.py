@@ -51,3 +51,13 @@ def running_server(data_dir: Path, **extra_env: str) -> Iterator[Server]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with running_server(tmp_path_factory.mktemp("strobe-data")) as running:
         yield running
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """Strobe processes for one test, their env set by the test; all stopped at the end."""
+    running = Processes(tmp_path, {})
+    try:
+        yield running
+    finally:
+        running.close()

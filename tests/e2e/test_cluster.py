@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,15 +19,6 @@ from tests.support.s3 import list_keys, new_bucket
 
 pytestmark = pytest.mark.e2e
 TASKS = 50
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    running = Processes(tmp_path, {})
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 def test_fifty_tasks_across_two_nodes(

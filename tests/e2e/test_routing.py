@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,15 +18,6 @@ from tests.support.ray_cluster import RAY_ENV, node_ids_with, ray_cluster
 
 pytestmark = pytest.mark.e2e
 TASKS = 4
-
-
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    running = Processes(tmp_path, {})
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 def run_videos(
