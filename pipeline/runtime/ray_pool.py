@@ -170,9 +170,7 @@ class RayActorPool:
 
     def shape(self, kind: str) -> Shape:
         """The Ray resources a new actor of `kind` asks for on the cluster as it is now."""
-        from operators.registry import load_operator
-
-        resources: Resources = load_operator(kind).resources
+        resources = self._pool(kind).resources
         fetched_at, cluster = self._cluster
         if time.monotonic() - fetched_at > CLUSTER_TTL_S:
             cluster = dict(ray.cluster_resources())
