@@ -124,6 +124,7 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     import socket
 
     from operators.registry import OPERATORS
+    from pipeline.decoders import hardware_decoder
     from pipeline.encoders import probe_at_start
     from pipeline.runtime.autoscale import BacklogSignal
     from pipeline.runtime.dispatcher import Dispatcher
@@ -141,6 +142,7 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     signal.signal(signal.SIGINT, stop)
     store, _ = _open_backends(settings)
     probe_at_start()
+    hardware_decoder()
     start_ray(settings)
     pool = RayActorPool(settings)
     if settings.autoscale_interval_s > 0:  # the backlog -> Ray resource requests

@@ -14,15 +14,21 @@ from typing import Any
 import av
 import av.error
 import numpy as np
+from av.codec.hwaccel import HWAccel
 from PIL import Image
 
 from operators.base import MediaInfo, Progress, Still, TaskError, no_progress
 from operators.plans import AudioPlan, Encoded, VideoPlan
+from pipeline.decoders import hwaccel
+from pipeline.prefetch import prefetch
 
 # Demuxers that hold single pictures rather than timed video.
 _IMAGE_DEMUXERS = {"image2", "png_pipe", "webp_pipe", "jpeg_pipe", "bmp_pipe", "gif", "tiff_pipe"}
 # Demuxers that turn text files (.txt, .nfo, .diz …) into pictures of the text.
 _TEXT_DEMUXERS = {"tty", "bin", "xbin", "adf", "idf"}
+# Decoded frames kept ready ahead of the caller: at most this many, and this much memory.
+MAX_PREFETCH_FRAMES = 16
+PREFETCH_BYTES = 64 << 20
 
 
 def probe(path: Path, *, max_pixels: int | None = None) -> MediaInfo:
@@ -78,7 +84,13 @@ class MediaFile:
     def frames(
         self, fps: float | None = None, start: float = 0.0, end: float | None = None
     ) -> Iterator[Still]:
-        """Decoded RGB frames from `start` to `end`, sampled at `fps` (None: every frame)."""
+        """Decoded RGB frames from `start` to `end`, sampled at `fps` (None: every frame),
+        decoded in the background a few frames ahead of the caller."""
+        pixels = (self._info.width or 1) * (self._info.height or 1) * 3
+        depth = max(2, min(MAX_PREFETCH_FRAMES, PREFETCH_BYTES // pixels))
+        return prefetch(self._frames(fps, start, end), depth)
+
+    def _frames(self, fps: float | None, start: float, end: float | None) -> Iterator[Still]:
         if not self._info.has_video:
             raise TaskError("no_video_stream", "the input has no video stream")
         if self._info.is_image:
@@ -86,7 +98,7 @@ class MediaFile:
             return
         step = 1.0 / fps if fps else 0.0
         next_at = start
-        with open_container(self.path, self.max_pixels) as container:
+        with open_container(self.path, self.max_pixels, hwaccel()) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             origin = _start_seconds(stream)
@@ -204,14 +216,19 @@ def _upright(pixels: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(pixels, quarter_turns)) if quarter_turns else pixels
 
 
-def open_container(path: Path, max_pixels: int | None = None) -> av.container.InputContainer:
+def open_container(
+    path: Path, max_pixels: int | None = None, hwaccel: HWAccel | None = None
+) -> av.container.InputContainer:
+    """Open `path` for reading; `hwaccel` decodes video on a device (see pipeline.decoders)."""
     if path.stat().st_size == 0:
         raise TaskError("input_unreadable", "the input is empty (0 bytes)")
     # FFmpeg decodes a first picture while probing; max_pixels stops it from allocating
     # a huge one (the size then reads as 0, reported as too large below).
     options = {"max_pixels": str(max_pixels)} if max_pixels else {}
     try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore", options=options)
+        container = av.open(
+            str(path), mode="r", metadata_errors="ignore", options=options, hwaccel=hwaccel
+        )
     except av.error.FFmpegError as exc:
         raise TaskError("input_unreadable", f"not a readable media file: {exc}") from exc
     if container.format.name in _TEXT_DEMUXERS:
