@@ -103,6 +103,7 @@ _TASK_COLUMNS = (
     "t.input_file_id, t.progress, t.error_code, t.error_message, t.attempts, t.lease_owner, "
     "t.webhook_url, t.ran_on, t.media_id"
 )
+_LEASED_COLUMNS = _TASK_COLUMNS.replace("t.", "")
 _FILE_COLUMNS = (
     "f.id, f.project_id, f.object, f.kind, f.filename, f.mimetype, f.filesize, "
     "f.storage_key, f.created, f.updated, f.info, f.task_id, f.media_id, f.ref, f.folder, "
@@ -220,30 +221,20 @@ class SqlStore(ABC):
             for (task_id,) in lost:
                 message = f"the worker was lost {max_attempts} times while running this task"
                 self._finish_with_error(db, task_id, "worker_lost", message, stamp)
-            ids = [
-                row[0]
-                for row in self._run(
-                    db,
-                    f"SELECT id FROM tasks WHERE kind IN ({marks}) AND ("
-                    "(status='waiting' AND run_after <= ?) OR "
-                    "(status='processing' AND lease_expires < ?)) "
-                    f"ORDER BY created, id LIMIT ? {self.lock_clause}",
-                    (*kinds, now, now, limit),
-                ).fetchall()
-            ]
-            if not ids:
-                return []
-            id_marks = ",".join("?" * len(ids))
-            self._run(
+            # One statement claims and returns the rows (no re-read); RETURNING has no order.
+            rows = self._run(
                 db,
                 "UPDATE tasks SET status='processing', lease_owner=?, lease_expires=?, "
-                f"attempts=attempts+1, progress=0, updated=? WHERE id IN ({id_marks})",
-                (owner, now + lease_s, stamp, *ids),
-            )
-            rows = self._run(
-                db, f"{_TASK_SELECT} WHERE t.id IN ({id_marks}) ORDER BY t.created, t.id", ids
+                "attempts=attempts+1, progress=0, updated=? WHERE id IN ("
+                f"SELECT id FROM tasks WHERE kind IN ({marks}) AND ("
+                "(status='waiting' AND run_after <= ?) OR "
+                "(status='processing' AND lease_expires < ?)) "
+                f"ORDER BY created, id LIMIT ? {self.lock_clause}) RETURNING {_LEASED_COLUMNS}",
+                (owner, now + lease_s, stamp, *kinds, now, now, limit),
             ).fetchall()
-        return [_task(r) for r in rows]
+        # A task being leased has no output yet: its file columns are all NULL.
+        no_file = (None,) * (_FILE_COLUMNS.count(",") + 1)
+        return sorted((_task((*r, *no_file)) for r in rows), key=lambda t: (t.created, t.id))
 
     def heartbeat(self, task_id: str, owner: str, lease_s: float) -> bool:
         with self._transaction() as db:
