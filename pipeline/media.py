@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,19 @@ class MediaFile:
     ) -> None:
         self.path = path
         self.max_pixels = max_pixels
-        self._info = probe(path, max_pixels=max_pixels)
         self._workdir = workdir or path.parent
+        container = open_container(path, max_pixels)
+        try:
+            self._info = _describe(container, max_pixels)
+        except BaseException:
+            container.close()
+            raise
+        # A picture's still decodes from the probed container: one open of the file, not two.
+        self._held: av.container.InputContainer | None = None
+        if self._info.is_image:
+            self._held = container
+        else:
+            container.close()
 
     @property
     def info(self) -> MediaInfo:
@@ -140,7 +152,8 @@ class MediaFile:
         # Seek to the keyframe before `at`; some demuxers (MPEG-TS) land after it, so step
         # further back, and in the end decode from the very start.
         for back_off in (0.0, 2.0, 10.0, None):
-            with open_container(self.path, self.max_pixels) as container:
+            held, self._held = self._held, None
+            with held or open_container(self.path, self.max_pixels) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 origin = _start_seconds(stream)
@@ -216,6 +229,24 @@ def _upright(pixels: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(pixels, quarter_turns)) if quarter_turns else pixels
 
 
+def _quarter_turns(container: av.container.InputContainer, stream: Any) -> int:
+    """Counter-clockwise quarter turns of the display rotation (phone videos). PyAV reads the
+    display matrix only from decoded frames: decode the first one (a few packets at most);
+    0 when none decodes there."""
+    try:
+        for packet in islice(container.demux(stream), _ROTATION_PACKETS):
+            for frame in packet.decode():
+                return round(frame.rotation / 90) % 4
+    except av.error.FFmpegError:
+        pass
+    return 0
+
+
+# Packets decoded, at most, to find the display rotation of a video (frame threads and
+# reordering delay the first frame by a few).
+_ROTATION_PACKETS = 64
+
+
 def open_container(
     path: Path, max_pixels: int | None = None, hwaccel: HWAccel | None = None
 ) -> av.container.InputContainer:
@@ -258,6 +289,8 @@ def _describe(container: av.container.InputContainer, max_pixels: int | None) ->
         )
     fmt_name = container.format.name
     is_image = video is not None and (fmt_name in _IMAGE_DEMUXERS or _single_frame(video))
+    if video is not None and not is_image and _quarter_turns(container, video) % 2:
+        width, height = height, width  # the size as shown: operators size outputs by it
     return MediaInfo(
         container=fmt_name.split(",")[0],
         duration=None if is_image else _duration(container, video or audio),
