@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.vision import random_objects_weights
+from benchmarks.vision import link_fetched_faces, random_objects_weights
 
 
 def used_gib(torch: Any) -> float:
@@ -44,6 +44,7 @@ def main() -> None:
     frames = [np.asarray(photo)] * args.frames
     with tempfile.TemporaryDirectory() as tmp:
         random_objects_weights(Path(tmp))  # COCO weights may be absent: same network
+        link_fetched_faces(Path(tmp))  # faces: YuNet when fetched, else the cascade (CPU)
         os.environ.setdefault("STROBE_MODELS_DIR", tmp)
         for kind in args.kinds.split(","):
             operator = load_operator(kind)()
@@ -53,6 +54,8 @@ def main() -> None:
             except Exception as exc:  # a missing package: report it and go on
                 print(f"{kind:8} skipped: {exc}")
                 continue
+            if kind == "faces":
+                print(f"{kind:8} model={getattr(operator, 'model_name', '?')}")
             for size in (int(s) for s in args.sizes.split(",")):
                 operator.detect(frames[:size])  # warm-up
                 torch.cuda.synchronize()

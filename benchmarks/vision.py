@@ -4,13 +4,16 @@ library call on the same frames, and the task time for a 60 s video.
 * strobe   `operator.process(MediaFile(video), {"fps": 1})`: PyAV decode and sampling,
            RGB conversion, batching, the model, timeline merging and the JSON.
 * bare     the library alone on the same frames, decoded beforehand (so the bare side
-           pays no decode): RapidOCR(...)(frame), cv2 cascade.detectMultiScale3, NudeNet
+           pays no decode): RapidOCR(...)(frame), cv2 cascade.detectMultiScale3 (or
+           cv2.FaceDetectorYN.detect when YuNet is the faces model), NudeNet
            NudeDetector.detect(frame), torchvision model([tensor]).
 * decode   decoding and sampling alone, to show how much of the gap it is.
 
 The video: 60 s, 640x360, 10 fps, three real photos (scikit-image) of 20 s each, the middle
 one captioned. `objects` runs SSDLite320 with random weights (no COCO download here): the
-work per frame is the same network; only the number of boxes surviving NMS differs.
+work per frame is the same network; only the number of boxes surviving NMS differs. `faces`
+runs the model the operator picks (STROBE_FACES_MODEL; `auto` takes YuNet when it is in
+the real models directory, which is linked into the benchmark's own).
 
     .venv/bin/python -m benchmarks.vision [--seconds 60 --fps 1 --rounds 3]
 """
@@ -31,7 +34,7 @@ from PIL import Image, ImageDraw
 
 from operators.base import Operator
 from operators.detection import rgb
-from operators.models import MODELS
+from operators.models import MODELS, file_path, require
 from pipeline.media import MediaFile
 from tests.support.vision import font
 
@@ -81,6 +84,15 @@ def bare_faces() -> Callable[[Frames], object]:
     import cv2
 
     from operators import faces
+
+    name = faces.choose_model()
+    print(f"faces model: {name}")
+    if name == faces.YUNET:
+        (path,) = require(name)
+        detector = cv2.FaceDetectorYN.create(
+            str(path), "", (WIDTH, HEIGHT), faces.MIN_SCORE, faces.NMS_IOU, faces.TOP_K
+        )
+        return lambda frames: [detector.detect(cv2.cvtColor(f, cv2.COLOR_RGB2BGR)) for f in frames]
 
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 
@@ -133,6 +145,16 @@ def bare_objects(weights: Path) -> Callable[[Frames], object]:
     return run
 
 
+def link_fetched_faces(folder: Path) -> None:
+    """Link YuNet from the models directory in the environment, if fetched, into `folder`
+    (the benchmark's own models directory), so `auto` finds it there too."""
+    spec = MODELS["yunet-2023mar"]
+    for file in spec.files:
+        fetched = file_path(spec, file)
+        if fetched is not None and fetched.is_file() and fetched.parent != folder:
+            (folder / file.name).symlink_to(fetched.resolve())
+
+
 def random_objects_weights(folder: Path) -> Path:
     import torch
     from torchvision.models.detection import ssdlite320_mobilenet_v3_large
@@ -173,6 +195,7 @@ def main() -> None:
         folder = Path(tmp)
         video = make_video(folder / "video.mp4", args.seconds)
         weights = random_objects_weights(folder)
+        link_fetched_faces(folder)
         os.environ["STROBE_MODELS_DIR"] = str(folder)
         started = time.perf_counter()
         frames = [rgb(s.pixels) for s in MediaFile(video).frames(fps=args.fps)]

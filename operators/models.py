@@ -84,6 +84,24 @@ MODELS: dict[str, ModelSpec] = {
             install="pip install 'strobe[vision]'",
         ),
         ModelSpec(
+            name="yunet-2023mar",
+            kind="faces",
+            files=(
+                ModelFile(
+                    "face_detection_yunet_2023mar.onnx",
+                    "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
+                    # Stored in Git LFS: github.com's /raw/ redirects to the content, where
+                    # raw.githubusercontent.com would serve the LFS pointer.
+                    "https://github.com/opencv/opencv_zoo/raw/"
+                    "82b38c8f98e7b52aa171400f3e4c722352d0669f/models/face_detection_yunet/"
+                    "face_detection_yunet_2023mar.onnx",
+                    232_589,
+                ),
+            ),
+            license="MIT (OpenCV Zoo YuNet)",
+            upstream="OpenCV Zoo face_detection_yunet 2023mar, run by cv2.FaceDetectorYN",
+        ),
+        ModelSpec(
             name="nudenet-320n",
             kind="nsfw",
             files=(ModelFile("320n.onnx", ""),),

@@ -26,6 +26,9 @@ from operators.models import (
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60.0
+# How a Git LFS pointer file starts: what a repository URL serves in place of the content
+# when it does not redirect there (raw.githubusercontent.com; github.com's /raw/ does).
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 
 class FetchError(Exception):
@@ -56,14 +59,19 @@ def _download(url: str, dest: Path, file: ModelFile) -> None:
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(tmp_name)
+    head = b""
     try:
+        # urlopen follows redirects (301-308), as GitHub's and most mirrors' downloads need.
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:
             while chunk := resp.read(CHUNK):
+                head = head or chunk[: len(LFS_POINTER)]
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != file.sha256:
+            pointer = " (a Git LFS pointer, not the file)" if head == LFS_POINTER else ""
             raise FetchError(
                 f"{url}: sha256 {digest.hexdigest()} does not match the pinned {file.sha256}"
+                f"{pointer}"
             )
         tmp.replace(dest)
     except OSError as exc:  # URLError and HTTPError are OSErrors

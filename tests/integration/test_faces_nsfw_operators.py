@@ -1,4 +1,5 @@
-"""`faces` (OpenCV Haar cascade) and `nsfw` (NudeNet) on scikit-image's real photos."""
+"""`faces` (OpenCV Haar cascade; YuNet is in test_faces_yunet.py) and `nsfw` (NudeNet) on
+scikit-image's real photos."""
 
 from __future__ import annotations
 
@@ -37,15 +38,23 @@ def run(operator: Operator, path: Path, **options: Any) -> dict[str, Any]:
     return data
 
 
+@pytest.fixture
+def haar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cascade even where YuNet is fetched (tests/integration/test_faces_yunet.py)."""
+    monkeypatch.setenv("STROBE_FACES_MODEL", "haar")
+
+
+@pytest.mark.usefixtures("haar")
 def test_the_astronaut_has_one_face_where_her_face_is(photos: dict[str, Path]) -> None:
     data = run(FacesOperator(), photos["astronaut"])
-    assert data["detected"] is True
+    assert data["detected"] is True and data["model"] == "haarcascade-frontalface"
     assert len(data["timeline"]) == 1, data["timeline"]
     face = data["timeline"][0]
     assert face["label"] == "face" and 0.5 <= face["confidence"] <= 1.0
     assert Box(**face["box"]).iou(ASTRONAUT_FACE) >= 0.5, face["box"]
 
 
+@pytest.mark.usefixtures("haar")
 def test_coffee_has_no_face(photos: dict[str, Path]) -> None:
     data = run(FacesOperator(), photos["coffee"])
     assert data == {**data, "detected": False, "timeline": []}

@@ -12,7 +12,7 @@ import pytest
 from operators import models
 from operators.models import MODELS, ModelFile, ModelSpec
 from pipeline.cli import main
-from pipeline.models import FetchError, fetch_model
+from pipeline.models import LFS_POINTER, FetchError, fetch_model
 from tests.support.http import serve_directory
 
 PAYLOAD = b"weights " * 40_000  # 320 kB: several read chunks
@@ -25,6 +25,7 @@ def mirror(tmp_path: Path) -> Iterator[str]:
     served.mkdir()
     (served / "tiny.bin").write_bytes(PAYLOAD)
     (served / MODELS["ssdlite320-coco"].files[0].name).write_bytes(b"not the real weights")
+    (served / "pointer.bin").write_bytes(LFS_POINTER + b"v1\noid sha256:" + DIGEST.encode())
     with serve_directory(served) as base:
         yield base
 
@@ -54,6 +55,15 @@ def test_a_wrong_hash_leaves_no_file(mirror: str, models_dir: Path) -> None:
     assert list(models_dir.iterdir()) == []
 
 
+def test_fetch_follows_redirects_and_names_a_git_lfs_pointer(mirror: str, models_dir: Path) -> None:
+    # github.com's /raw/ URL of a Git LFS file (yunet-2023mar's) redirects to the content.
+    (path,) = fetch_model(tiny(f"{mirror}/redirect/tiny.bin"), models_dir)
+    assert path.read_bytes() == PAYLOAD
+    with pytest.raises(FetchError, match="a Git LFS pointer, not the file"):
+        fetch_model(tiny(f"{mirror}/pointer.bin"), models_dir, force=True)
+    assert path.read_bytes() == PAYLOAD  # the good file is kept
+
+
 def test_an_unreachable_url_is_a_fetch_error(mirror: str, models_dir: Path) -> None:
     with pytest.raises(FetchError, match="404"):
         fetch_model(tiny(f"{mirror}/absent.bin"), models_dir)
@@ -76,6 +86,8 @@ def test_cli_list_and_verify(models_dir: Path, capsys: pytest.CaptureFixture[str
     assert set(rows) == set(MODELS)
     assert " missing " in rows["ssdlite320-coco"] and " ok " in rows["rapidocr-ppocrv4"]
     assert "AGPL-3.0" in rows["nudenet-320n"]
+    assert rows["yunet-2023mar"].split()[1:4] == ["faces", "missing", "fetched"]
+    assert "MIT (OpenCV Zoo YuNet)" in rows["yunet-2023mar"]
     # verify fails while a fetched model is missing, and names the file it looked for
     assert main(["models", "verify"]) == 1
     assert "ssdlite320-coco: missing" in capsys.readouterr().out
@@ -85,6 +97,9 @@ def test_cli_list_and_verify(models_dir: Path, capsys: pytest.CaptureFixture[str
     weights.write_bytes(b"tampered")
     assert main(["models", "verify", "ssdlite320-coco"]) == 1
     assert "ssdlite320-coco: corrupt" in capsys.readouterr().out
+    (models_dir / MODELS["yunet-2023mar"].files[0].name).write_bytes(b"wrong bytes")
+    assert main(["models", "verify", "yunet-2023mar"]) == 1
+    assert "yunet-2023mar: corrupt" in capsys.readouterr().out
 
 
 def test_unknown_model_names_the_known_ones(models_dir: Path) -> None:
