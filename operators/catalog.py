@@ -29,7 +29,7 @@ KINDS: dict[str, KindSpec] = {
             "video",
             "source",
             ("mp4", "webm", "av1", "cmaf"),
-            _COMMON | _TIME | _SIZE | {"fps", "quality", "bitrate"},
+            _COMMON | _TIME | _SIZE | {"fps", "quality", "bitrate", "codec"},
         ),
         KindSpec(
             "image",
@@ -50,6 +50,14 @@ KINDS: dict[str, KindSpec] = {
             "thumbnails", "track", ("json",), _COMMON | _TIME | {"width", "count", "interval"}
         ),
     )
+}
+
+# Video codecs each video format can hold; the first one is the default.
+VIDEO_CODECS: dict[str, tuple[str, ...]] = {
+    "mp4": ("h264", "hevc"),
+    "webm": ("vp9", "vp8", "av1"),
+    "av1": ("av1",),
+    "cmaf": ("h264", "hevc"),
 }
 
 # Formats that name one kind, so `{"format": "jpeg"}` alone means an image task.

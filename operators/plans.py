@@ -7,6 +7,7 @@ picks concrete encoders, runs PyAV and reports what it used in an `Encoded`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from operators.geometry import ResizePlan
@@ -22,11 +23,16 @@ class Trim:
 
 @dataclass(frozen=True)
 class Rendition:
-    """One encoded picture size: scale to `resize.scaled`, then crop or pad to the canvas."""
+    """One encoded picture size: scale to `resize.scaled`, then crop or pad to the canvas.
+
+    `sample_aspect` is the shape of one pixel (width / height): a player stretches the
+    picture by it, so a rung whose even size is a little off the ladder's aspect ratio
+    still shows at exactly the same shape."""
 
     resize: ResizePlan
     quality: int | None = None  # 1-100; the media layer maps it to the encoder's CRF/CQ
     bitrate: int | None = None  # bits per second; wins over quality when set
+    sample_aspect: Fraction = Fraction(1)
 
     @property
     def width(self) -> int:
@@ -41,8 +47,9 @@ class Rendition:
 class VideoPlan:
     """A video output: `container` is "mp4", "webm" or "cmaf" (fMP4 segments + HLS + DASH).
 
-    `codec` is a family ("h264", "vp9", "av1"); `audio` an audio family ("aac", "opus")
-    or None to leave audio out. `fps` None keeps the input's average rate.
+    `codec` is a family ("h264", "hevc", "vp9", "vp8", "av1"); `audio` an audio family
+    ("aac", "opus") or None to leave audio out. `fps` None keeps the input's average rate.
+    Sizes are of the picture as shown: the media layer applies the input's display rotation.
     Several renditions are allowed only for "cmaf": the input is decoded once for all.
     """
 
@@ -112,3 +119,12 @@ def even_resize(plan: ResizePlan) -> ResizePlan:
         scaled = canvas
     offset = ((canvas[0] - scaled[0]) // 2, (canvas[1] - scaled[1]) // 2)
     return ResizePlan(scaled=scaled, canvas=canvas, offset=offset)
+
+
+def shrink_resize(plan: ResizePlan, canvas: tuple[int, int]) -> ResizePlan:
+    """`plan` scaled down onto a smaller `canvas` (each axis by its own factor): the same
+    crop or padding as `plan`, so every rung of a ladder shows the same picture."""
+    fx, fy = canvas[0] / plan.canvas[0], canvas[1] / plan.canvas[1]
+    scaled = (max(1, round(plan.scaled[0] * fx)), max(1, round(plan.scaled[1] * fy)))
+    offset = ((canvas[0] - scaled[0]) // 2, (canvas[1] - scaled[1]) // 2)
+    return even_resize(ResizePlan(scaled=scaled, canvas=canvas, offset=offset))

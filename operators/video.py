@@ -1,11 +1,13 @@
-"""`video`: transcode to mp4 (H.264/AAC), webm (VP9/Opus), av1 (AV1/AAC in mp4) or cmaf
-(an adaptive ladder of H.264 renditions in fMP4 segments with HLS and DASH manifests)."""
+"""`video`: transcode to mp4 (H.264 or HEVC, AAC), webm (VP9, VP8 or AV1, Opus), av1 (AV1/AAC
+in mp4) or cmaf (an adaptive ladder of H.264 or HEVC renditions in fMP4 segments with HLS
+and DASH manifests)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from operators.base import (
@@ -19,22 +21,24 @@ from operators.base import (
     TaskError,
     no_progress,
 )
-from operators.catalog import EXTENSIONS, MIMETYPES
+from operators.catalog import EXTENSIONS, MIMETYPES, VIDEO_CODECS
 from operators.geometry import plan_resize
-from operators.plans import Encoded, Rendition, VideoPlan, even_resize, plan_trim
+from operators.plans import Encoded, Rendition, VideoPlan, even_resize, plan_trim, shrink_resize
 
-# format -> (container, video codec family, audio codec family)
+# format -> (container, audio codec family); video codecs per format: catalog.VIDEO_CODECS
 FORMATS = {
-    "mp4": ("mp4", "h264", "aac"),
-    "webm": ("webm", "vp9", "opus"),
-    "av1": ("mp4", "av1", "aac"),
-    "cmaf": ("cmaf", "h264", "aac"),
+    "mp4": ("mp4", "aac"),
+    "webm": ("webm", "opus"),
+    "av1": ("mp4", "aac"),
+    "cmaf": ("cmaf", "aac"),
 }
 AUDIO_BITRATE = {"aac": 128_000, "opus": 96_000}
 # CMAF ladder: the requested (or input) size, then these heights below it.
 LADDER_HEIGHTS = (1080, 720, 480, 360, 240, 144)
 MAX_RENDITIONS = 4
-RUNG_TOLERANCE = 0.9  # a rung may sit this far below its nominal height
+# A lower rung's even width may miss the top rung's aspect ratio by this much; its sample
+# aspect ratio then makes up the difference, so players show every rung at one shape.
+ASPECT_TOLERANCE = 0.01
 BITS_PER_PIXEL = 0.1  # ladder bitrate = width * height * fps * this (~2.8 Mbit/s at 720p30)
 MIN_LADDER_BITRATE = 64_000
 SEGMENT_SECONDS = 4.0
@@ -53,6 +57,7 @@ class VideoConfig:
     duration: float | None = None
     quality: int | None = None
     bitrate: int | None = None
+    codec: str | None = None
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> VideoConfig:
@@ -73,7 +78,8 @@ class VideoOperator(Operator):
         info = source.info
         if not info.has_video or info.is_image or not info.width or not info.height:
             raise TaskError("no_video_stream", "the input has no video stream")
-        container, codec, audio = FORMATS[config.format]
+        container, audio = FORMATS[config.format]
+        codec = video_codec(config)
         fps = config.fps or info.fps or FALLBACK_FPS
         plan = VideoPlan(
             container=container,
@@ -103,35 +109,59 @@ class VideoOperator(Operator):
         return cmaf_artifact(encoded, plan, fps, summary)
 
 
+def video_codec(config: VideoConfig) -> str:
+    """The codec family: `codec` when the format can hold it, else the format's default."""
+    allowed = VIDEO_CODECS[config.format]
+    if config.codec is None:
+        return allowed[0]
+    if config.codec not in allowed:  # the API refuses these; callers that skip it get this
+        raise TaskError(
+            "option_out_of_range",
+            f"codec {config.codec!r} does not fit format {config.format!r}; "
+            f"allowed: {', '.join(allowed)}",
+        )
+    return config.codec
+
+
 def renditions(info: MediaInfo, config: VideoConfig, fps: float) -> tuple[Rendition, ...]:
     assert info.width and info.height
     top = even_resize(plan_resize(info.width, info.height, config.width, config.height, config.fit))
     first = Rendition(top, quality=config.quality, bitrate=config.bitrate)
     if config.format != "cmaf":
         return (first,)
-    width, height = top.canvas
     lower = [
-        Rendition(even_resize(plan_resize(width, height, width * h // height, h, "fill")))
-        for h in ladder_heights(width, height)
+        Rendition(shrink_resize(top, size), sample_aspect=sample_aspect(top.canvas, size))
+        for size in ladder_sizes(*top.canvas)
     ]
     return tuple(
-        Rendition(r.resize, bitrate=r.bitrate or ladder_bitrate(r.width, r.height, fps))
+        Rendition(
+            r.resize,
+            bitrate=r.bitrate or ladder_bitrate(r.width, r.height, fps),
+            sample_aspect=r.sample_aspect,
+        )
         for r in (first, *lower)
     )
 
 
-def ladder_heights(width: int, height: int) -> list[int]:
-    """Heights below `height` for the lower rungs, each with an even width of exactly the
-    same aspect ratio (DASH players switch only between renditions of one aspect): the
-    largest such height at or below each of LADDER_HEIGHTS, skipped when over 10% lower."""
-    step = 2 * height // math.gcd(width, height)  # heights that give whole, even widths
-    step = step if (width * step // height) % 2 == 0 else 2 * step
-    found: list[int] = []
-    for target in LADDER_HEIGHTS:
-        h = target // step * step
-        if 0 < h < height and h >= RUNG_TOLERANCE * target and h not in found:
-            found.append(h)
+def ladder_sizes(width: int, height: int) -> list[tuple[int, int]]:
+    """Sizes of the lower rungs below a `width` x `height` top rung: each of LADDER_HEIGHTS
+    under `height` with the nearest even width (ties down), skipped when that width misses
+    the top's aspect ratio by more than ASPECT_TOLERANCE (tiny or extreme shapes)."""
+    found: list[tuple[int, int]] = []
+    for h in LADDER_HEIGHTS:
+        if h >= height:
+            continue
+        exact = width * h / height
+        w = 2 * math.ceil(exact / 2 - 0.5)
+        if w >= 2 and abs(w / exact - 1) <= ASPECT_TOLERANCE:
+            found.append((w, h))
     return found[: MAX_RENDITIONS - 1]
+
+
+def sample_aspect(top: tuple[int, int], size: tuple[int, int]) -> Fraction:
+    """The pixel shape that shows `size` at exactly the display aspect ratio of `top`
+    (square-pixelled): 854x480 over 640x360 -> 1281:1280."""
+    return Fraction(top[0] * size[1], top[1] * size[0])
 
 
 def ladder_bitrate(width: int, height: int, fps: float) -> int:
@@ -159,13 +189,19 @@ def cmaf_artifact(
         summary={
             **summary,
             "container": "cmaf",
-            "codec": "h264",
+            "codec": plan.codec,
             "audio_codec": plan.audio,
             "width": top.width,
             "height": top.height,
             "fps": round(plan.fps or fps, 3),
             "renditions": [
-                {"width": r.width, "height": r.height, "bitrate": r.bitrate}
+                {
+                    "width": r.width,
+                    "height": r.height,
+                    "bitrate": r.bitrate,
+                    "sample_aspect_ratio": f"{r.sample_aspect.numerator}:"
+                    f"{r.sample_aspect.denominator}",
+                }
                 for r in plan.renditions
             ],
             "links": {"hls": encoded.path.name, "dash": _named(encoded, ".mpd")},

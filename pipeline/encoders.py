@@ -23,6 +23,7 @@ VIDEO_ENCODERS: dict[str, tuple[str, ...]] = {
     "h264": ("h264_nvenc", "libx264"),
     "hevc": ("hevc_nvenc", "libx265"),
     "vp9": ("libvpx-vp9",),
+    "vp8": ("libvpx",),
     "av1": ("av1_nvenc", "libsvtav1", "libaom-av1"),
 }
 AUDIO_ENCODERS: dict[str, str] = {
@@ -32,6 +33,9 @@ AUDIO_ENCODERS: dict[str, str] = {
     "pcm": "pcm_s16le",
 }
 HARDWARE = ("h264_nvenc", "hevc_nvenc", "av1_nvenc")
+# Sample entry tags for MP4/CMAF: Apple players open HEVC only under `hvc1`; FFmpeg writes
+# `hev1` unless told.
+CODEC_TAGS: dict[str, str] = {"hevc": "hvc1"}
 
 # A probe frame size every encoder accepts (NVENC refuses very small pictures).
 _PROBE_SIZE = (256, 144)
@@ -51,21 +55,29 @@ class QualityScale:
 
 QUALITY: dict[str, QualityScale] = {
     "libx264": QualityScale("crf", 12, 45),
-    "libx265": QualityScale("crf", 14, 47),
+    # x265 CRF n looks like x264 CRF n-5 (x265's default 28 ~ x264's 23).
+    "libx265": QualityScale("crf", 17, 50),
     "libvpx-vp9": QualityScale("crf", 15, 55),
+    "libvpx": QualityScale("crf", 4, 60),
     "libsvtav1": QualityScale("crf", 18, 58),
     "libaom-av1": QualityScale("crf", 18, 58),
     "h264_nvenc": QualityScale("cq", 15, 45),
-    "hevc_nvenc": QualityScale("cq", 15, 45),
+    "hevc_nvenc": QualityScale("cq", 18, 48),  # HEVC looks better at one QP: 3 up, same look
     "av1_nvenc": QualityScale("cq", 18, 55),
 }
-DEFAULT_QUALITY = 70  # x264 CRF 22, VP9 CRF 27, SVT-AV1 CRF 30
+DEFAULT_QUALITY = 70  # x264 CRF 22, x265 CRF 27, VP9 CRF 27, VP8 CRF 21, SVT-AV1 CRF 30
+# VP8's CRF is constrained quality: it needs a bitrate, which rate control also spends on
+# keyframes whatever the CRF. A ceiling of this many bits per pixel per frame (~8 Mbit/s at
+# 720p30), at least the floor, plus qmin = CRF keeps the CRF in charge of the size.
+VP8_CEILING_BITS_PER_PIXEL = 0.3
+VP8_CEILING_FLOOR = 500_000
 
 # Speed settings: what a 2-core worker sustains for real-time-or-better 720p.
 SPEED: dict[str, dict[str, str]] = {
     "libx264": {"preset": "veryfast"},
-    "libx265": {"preset": "veryfast"},
+    "libx265": {"preset": "veryfast", "x265-params": "log-level=error"},
     "libvpx-vp9": {"deadline": "good", "cpu-used": "5", "row-mt": "1"},
+    "libvpx": {"deadline": "good", "cpu-used": "5"},
     "libsvtav1": {"preset": "10"},
     "libaom-av1": {"cpu-used": "8", "row-mt": "1"},
     "h264_nvenc": {"preset": "p4"},
@@ -84,6 +96,7 @@ def usable(name: str) -> bool:
             context.width, context.height = _PROBE_SIZE
             context.pix_fmt = "yuv420p"
             context.time_base = Fraction(1, 25)
+            context.options = dict(SPEED.get(name, {}))  # as used (and x265's logging off)
         context.open()
     except (av.error.FFmpegError, ValueError, OSError) as exc:
         log.debug("encoder %s does not open: %s", name, exc)
@@ -120,8 +133,11 @@ def probe_at_start() -> dict[str, str]:
     return {family: video_encoder(family) for family in VIDEO_ENCODERS}
 
 
-def video_options(encoder: str, *, quality: int | None, bitrate: int | None) -> dict[str, str]:
-    """Encoder options for a target quality (constant quality) or a target bitrate."""
+def video_options(
+    encoder: str, *, quality: int | None, bitrate: int | None, pixel_rate: float = 0.0
+) -> dict[str, str]:
+    """Encoder options for a target quality (constant quality) or a target bitrate.
+    `pixel_rate` (width * height * fps) sizes VP8's bitrate ceiling."""
     options = dict(SPEED.get(encoder, {}))
     if bitrate is None:
         scale = QUALITY.get(encoder)
@@ -129,4 +145,8 @@ def video_options(encoder: str, *, quality: int | None, bitrate: int | None) -> 
             options[scale.option] = str(scale.value(quality or DEFAULT_QUALITY))
             if encoder == "libvpx-vp9":
                 options["b"] = "0"  # constant quality, not constrained quality
+            if encoder == "libvpx":
+                ceiling = round(pixel_rate * VP8_CEILING_BITS_PER_PIXEL)
+                options["b"] = str(max(VP8_CEILING_FLOOR, ceiling))
+                options["qmin"] = options[scale.option]
     return options

@@ -1,9 +1,9 @@
 """Encode plans with PyAV: decode the input once, filter, encode one or many outputs.
 
 Frames stay in FFmpeg's own formats (yuv420p) end to end: a filter graph trims, converts
-the frame rate, scales, crops or pads; no numpy round trip. For CMAF every rendition is
-fed from the same decoded frame, and FFmpeg's DASH muxer writes fMP4 segments with both
-a DASH manifest and HLS playlists over the same segments.
+the frame rate, scales, turns the picture upright, crops or pads; no numpy round trip. For
+CMAF every rendition is fed from the same decoded frame, and FFmpeg's DASH muxer writes
+fMP4 segments with both a DASH manifest and HLS playlists over the same segments.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from av.video.frame import PictureType
 
 from operators.base import Progress, TaskError, no_progress
 from operators.plans import AudioPlan, Encoded, Rendition, Trim, VideoPlan
-from pipeline.encoders import AUDIO_ENCODERS, video_encoder, video_options
+from pipeline.dash import adaptation_sets, merge_video_sets
+from pipeline.encoders import AUDIO_ENCODERS, CODEC_TAGS, video_encoder, video_options
 from pipeline.media import is_cover_art, open_container
 
 DEFAULT_FPS = Fraction(25)
@@ -61,22 +62,24 @@ def encode_video(
         if plan.container == "cmaf":
             target = out_dir / CMAF_MPD
             fmt, options = "dash", {**CMAF_OPTIONS, "seg_duration": f"{plan.segment_seconds:g}"}
-            options["adaptation_sets"] = (
-                "id=0,streams=v id=1,streams=a" if audio else "id=0,streams=v"
-            )
+            options["adaptation_sets"] = adaptation_sets(plan.renditions, audio is not None)
         else:
             target = out_dir / f"output.{plan.container}"
             fmt, options = CONTAINERS[plan.container]
         with av.open(str(target), "w", format=fmt, options=options) as output:
-            # The graph owns the filter contexts: keep a reference while they are used.
-            _graph, buffer, sinks = _video_graph(video, plan, rate, origin)
             gop = max(1, round(plan.segment_seconds * rate)) if plan.container == "cmaf" else 0
-            outs = [_add_video(output, encoder, r, rate, gop) for r in plan.renditions]
+            tag = CODEC_TAGS.get(plan.codec) if plan.container in ("mp4", "cmaf") else None
+            outs = [_add_video(output, encoder, r, rate, gop, tag) for r in plan.renditions]
             audio_out = _AudioOut(output, audio, plan.audio, plan.audio_bitrate, plan.trim, origin)
             meter = _Meter(plan.trim, _duration(source), progress)
             last = None
+            # Built at the first frame, which carries the display rotation. The graph owns
+            # the filter contexts: keep a reference while they are used.
+            graph: tuple[Any, Any, list[Any]] | None = None
             for stream, frame in _decode(source, video, audio, plan.trim, origin):
                 if stream is video:
+                    graph = graph or _video_graph(video, plan, rate, origin, frame.rotation)
+                    _, buffer, sinks = graph
                     buffer.push(frame)
                     for sink, out in zip(sinks, outs, strict=True):
                         _drain(sink, out, output, gop)
@@ -84,13 +87,17 @@ def encode_video(
                     meter.at((frame.time or 0.0) - origin)
                 else:
                     audio_out.push(frame)
-            buffer.push(None)
-            for sink, out in zip(sinks, outs, strict=True):
-                _drain(sink, out, output, gop)
+            if graph is not None:
+                _, buffer, sinks = graph
+                buffer.push(None)
+                for sink, out in zip(sinks, outs, strict=True):
+                    _drain(sink, out, output, gop)
+            for out in outs:
                 _mux(output, out.encode(None))
             audio_out.push(None)
         _check_complete(video, last, origin, plan.trim)
     if plan.container == "cmaf":
+        merge_video_sets(target, plan.renditions)
         files = tuple(sorted(p for p in out_dir.iterdir() if p.is_file()))
         main = out_dir / CMAF_MASTER
     else:
@@ -156,9 +163,14 @@ def _decode(
 
 
 def _video_graph(
-    stream: av.video.stream.VideoStream, plan: VideoPlan, rate: Fraction, origin: float
+    stream: av.video.stream.VideoStream,
+    plan: VideoPlan,
+    rate: Fraction,
+    origin: float,
+    rotation: int,
 ) -> tuple[Any, Any, list[Any]]:
-    """buffer -> trim -> fps -> split -> (scale -> crop|pad -> yuv420p -> sink) per rendition."""
+    """buffer -> trim -> fps -> split -> (scale -> upright -> crop|pad -> yuv420p -> sink)
+    per rendition. `rotation` is the display rotation in degrees, counter-clockwise."""
     graph = av.filter.Graph()
     buffer = head = graph.add_buffer(template=stream)
     start = origin + plan.trim.start
@@ -174,7 +186,8 @@ def _video_graph(
         head = node
     sinks = []
     for index, rendition in enumerate(plan.renditions):
-        branch = [graph.add(name, args) for name, args in _resize_filters(rendition)]
+        filters = _resize_filters(rendition, round(rotation / 90) % 4)
+        branch = [graph.add(name, args) for name, args in filters]
         sink = graph.add("buffersink")
         head.link_to(branch[0], output_idx=index)
         for a, b in zip(branch, [*branch[1:], sink], strict=True):
@@ -184,30 +197,55 @@ def _video_graph(
     return graph, buffer, sinks
 
 
-def _resize_filters(rendition: Rendition) -> list[tuple[str, str]]:
+def _resize_filters(rendition: Rendition, quarter_turns: int) -> list[tuple[str, str]]:
+    """Sizes in the plan are upright; the scaler sees the stored picture, turned after it
+    (transposing the smaller, scaled picture is the cheapest place: +0.15 ms a 720p frame
+    against +0.7 ms before the scaler and 2 ms for numpy's rot90 on the planes)."""
     plan = rendition.resize
     (sw, sh), (cw, ch), (x, y) = plan.scaled, plan.canvas, plan.offset
-    filters = [("scale", f"{sw}:{sh}:flags=bicubic")]
+    stored = (sh, sw) if quarter_turns % 2 else (sw, sh)
+    filters = [("scale", f"{stored[0]}:{stored[1]}:flags=bicubic"), *_UPRIGHT[quarter_turns]]
     if (sw, sh) != (cw, ch):
         if x < 0 or y < 0:  # cover: the scaled picture overhangs the box; crop the middle
             filters.append(("crop", f"{cw}:{ch}:{-x if x < 0 else 0}:{-y if y < 0 else 0}"))
         if x > 0 or y > 0:  # contain: pad with black around it
             filters.append(("pad", f"{cw}:{ch}:{max(x, 0)}:{max(y, 0)}:black"))
-    filters += [("setsar", "1"), ("format", "yuv420p")]
+    sar = rendition.sample_aspect
+    filters += [("setsar", f"{sar.numerator}/{sar.denominator}"), ("format", "yuv420p")]
     return filters
 
 
+# Quarter turns counter-clockwise (FFmpeg's display rotation) -> filters that undo them.
+_UPRIGHT: dict[int, list[tuple[str, str]]] = {
+    0: [],
+    1: [("transpose", "cclock")],
+    2: [("hflip", ""), ("vflip", "")],
+    3: [("transpose", "clock")],
+}
+
+
 def _add_video(
-    output: av.container.OutputContainer, encoder: str, r: Rendition, rate: Fraction, gop: int
+    output: av.container.OutputContainer,
+    encoder: str,
+    r: Rendition,
+    rate: Fraction,
+    gop: int,
+    tag: str | None,
 ) -> Any:
     stream: Any = output.add_stream(encoder, rate=rate)
     stream.width, stream.height, stream.pix_fmt = r.width, r.height, "yuv420p"
     stream.codec_context.time_base = 1 / rate
+    if r.sample_aspect != 1:
+        stream.codec_context.sample_aspect_ratio = r.sample_aspect
+    if tag:
+        stream.codec_context.codec_tag = tag
     if r.bitrate is not None:
         stream.codec_context.bit_rate = r.bitrate
     if gop:
         stream.codec_context.gop_size = gop
-    stream.codec_context.options = video_options(encoder, quality=r.quality, bitrate=r.bitrate)
+    stream.codec_context.options = video_options(
+        encoder, quality=r.quality, bitrate=r.bitrate, pixel_rate=r.width * r.height * float(rate)
+    )
     return stream
 
 

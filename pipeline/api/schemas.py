@@ -8,7 +8,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from operators.catalog import FORMAT_ALIASES, FORMAT_KIND, KINDS, format_for_extension
+from operators.catalog import (
+    FORMAT_ALIASES,
+    FORMAT_KIND,
+    KINDS,
+    VIDEO_CODECS,
+    format_for_extension,
+)
 from pipeline.api.errors import invalid
 from pipeline.urlguard import check_url_syntax, literal_private_host
 
@@ -45,6 +51,7 @@ FormatName = Literal[
     "vtt",
     "srt",
 ]
+CodecName = Literal["h264", "hevc", "vp9", "vp8", "av1"]
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 FOLDER_PATTERN = r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}$"
 _LABELS = ("ref", "folder")  # stored with the task's options, not options of the operator
@@ -66,6 +73,7 @@ class TaskCreate(BaseModel):
     fit: Literal["contain", "cover", "fill"] | None = None
     quality: int | None = Field(None, ge=1, le=100)
     bitrate: int | None = Field(None, ge=1_000, le=200_000_000)
+    codec: CodecName | None = Field(None, description="Video codec; which ones depends on format")
     fps: float | None = Field(None, gt=0, le=240)
     start: float | None = Field(None, ge=0, le=86_400)
     end: float | None = Field(None, gt=0, le=86_400)
@@ -130,6 +138,7 @@ def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bo
                 f"options for {kind}: {', '.join(sorted(spec.options))}",
             )
     _check_times(given)
+    _check_codec(given)
     given |= labels
     return TaskRequest(
         kind=kind, options=given, input_url=url, input_file_id=file_id, webhook_url=webhook_url
@@ -167,6 +176,16 @@ def _infer_kind(fmt: str | None, filename: str | None) -> str:
     if fmt in FORMAT_KIND:
         return FORMAT_KIND[fmt]
     raise invalid("kind", f"kind is required unless format implies it; kinds: {', '.join(KINDS)}")
+
+
+def _check_codec(options: dict[str, Any]) -> None:
+    codec, fmt = options.get("codec"), options["format"]
+    if codec is not None and codec not in VIDEO_CODECS[fmt]:
+        raise invalid(
+            "codec",
+            f"codec {codec!r} does not fit format {fmt!r}; "
+            f"allowed for {fmt}: {', '.join(VIDEO_CODECS[fmt])}",
+        )
 
 
 def _check_times(options: dict[str, Any]) -> None:

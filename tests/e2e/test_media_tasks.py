@@ -44,6 +44,23 @@ def test_mp4_task(server: Server, clip: str, http_base: str, tmp_path: Path) -> 
     assert decoded.video_seconds == pytest.approx(1.5, abs=0.08)
 
 
+def test_codec_option(server: Server, clip: str, http_base: str, tmp_path: Path) -> None:
+    with server.client() as client:
+        body = {"url": f"{http_base}/{clip}", "format": "webm", "codec": "vp8", "end": 1.0}
+        created = client.post("/tasks", json=body)
+        assert created.status_code == 201
+        assert created.json()["data"]["output"]["codec"] == "vp8"  # echoed while it waits
+        done, _ = wait_done(client, created.json()["data"]["id"])
+    assert done["status"] == "ready", done["error"]
+    output = done["output"]
+    assert (output["codec"], output["audio_codec"], output["encoder"]) == ("vp8", "opus", "libvpx")
+    path = tmp_path / "out.webm"
+    path.write_bytes(httpx.get(output["url"], timeout=30).content)
+    decoded = decode_all(path)
+    assert (decoded.video_codec, decoded.size) == ("vp8", (320, 180))
+    assert decoded.video_seconds == pytest.approx(1.0, abs=0.08)
+
+
 def test_thumbnails_task(server: Server, clip: str, http_base: str) -> None:
     with server.client() as client:
         body = {"url": f"{http_base}/{clip}", "kind": "thumbnails", "count": 4, "width": 80}
@@ -77,7 +94,12 @@ def test_cmaf_task_playlists_resolve_over_http(server: Server, clip: str, http_b
         done, _ = wait_done(client, task_id)
     assert done["status"] == "ready", done["error"]
     output = done["output"]
-    assert output["renditions"][0] == {"width": 320, "height": 180, "bitrate": 144_000}
+    assert output["renditions"][0] == {
+        "width": 320,
+        "height": 180,
+        "bitrate": 144_000,
+        "sample_aspect_ratio": "1:1",
+    }
     master = httpx.get(output["url"], timeout=30)
     assert master.status_code == 200 and master.text.startswith("#EXTM3U")
     base = output["url"].rsplit("/", 1)[0]

@@ -94,6 +94,7 @@ def test_missing_or_wrong_key_is_401(client: TestClient) -> None:
         ({"url": VIDEO_URL, "format": "jpeg", "width": 100000}, 422, "width", ["less than"]),
         ({"url": VIDEO_URL, "format": "jpeg", "quality": 0}, 422, "quality", ["greater"]),
         ({"url": VIDEO_URL, "format": "jpeg", "fit": "squash"}, 422, "fit", ["'cover'"]),
+        ({"url": VIDEO_URL, "format": "mp4", "codec": "vp9"}, 422, "codec", ["h264, hevc"]),
         ({"url": VIDEO_URL, "format": "jpeg", "widht": 5}, 422, "widht", ["unknown field"]),
         (
             {"url": VIDEO_URL, "format": "jpeg", "confidence": 0.5},

@@ -16,6 +16,7 @@ from operators.thumbnails import ThumbnailsOperator
 from pipeline.media import MediaFile
 from tests.integration.conftest import Samples
 from tests.support.samples import level_time
+from tests.support.transcode import make_turned_video, marked_corner
 
 CUE = re.compile(r"(\d+):(\d\d):(\d\d)\.(\d{3}) --> (\d+):(\d\d):(\d\d)\.(\d{3})")
 
@@ -97,3 +98,16 @@ def test_too_many_thumbnails_are_out_of_range(samples: Samples) -> None:
     with pytest.raises(TaskError) as caught:
         run(samples.clip, interval=0.001)
     assert caught.value.code == "option_out_of_range"
+
+
+def test_a_turned_phone_video_gives_upright_thumbnails(tmp_path: Path) -> None:
+    # Stored 320x180 with a red patch top-left, shown turned 90 degrees counter-clockwise.
+    source = make_turned_video(tmp_path / "phone.mp4", rotation=90)
+    artifact = run(source, count=2, width=90)
+    assert (artifact.summary["width"], artifact.summary["height"]) == (90, 160)
+    files = assets(artifact)
+    first = load(files["thumbnails/0001.jpg"], tmp_path, "first.jpg")
+    assert first.size == (90, 160)
+    assert marked_corner(np.asarray(first.convert("RGB"))) == "bottom-left"
+    sprite = load(files["sprite.jpg"], tmp_path, "sprite.jpg")
+    assert sprite.size == (180, 160)

@@ -1,10 +1,9 @@
-"""The video operator on real files: every output is decoded back with PyAV and checked."""
+"""The video operator on real files: every output is decoded back with PyAV and checked.
+CMAF ladders: test_video_cmaf.py."""
 
 from __future__ import annotations
 
 import logging
-import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,12 @@ from tests.support.media import make_video
 from tests.support.samples import make_png_claiming, truncated_copy
 from tests.support.transcode import (
     decode_all,
+    first_picture,
     make_noise_video,
+    make_panning_video,
+    make_turned_video,
     make_vfr_video,
-    playlist_entries,
-    resolutions,
+    marked_corner,
 )
 
 FRAME = 1 / 25
@@ -56,6 +57,67 @@ def test_each_format_keeps_size_duration_and_audio(
     assert out.audio_seconds == pytest.approx(2.0, abs=0.05)
     assert artifact.summary["encoder"] in encoders.VIDEO_ENCODERS[CODECS[fmt][0]]
     assert artifact.extension == ("webm" if fmt == "webm" else "mp4")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec", "audio"),
+    [("mp4", "hevc", "aac"), ("webm", "vp8", "opus"), ("webm", "av1", "opus")],
+)
+def test_the_codec_option_picks_another_codec_in_the_same_format(
+    samples: Samples, tmp_path: Path, fmt: str, codec: str, audio: str
+) -> None:
+    artifact = run(samples.clip_with_audio, tmp_path, format=fmt, codec=codec)
+    assert artifact.path is not None and artifact.extension == fmt
+    out = decode_all(artifact.path)
+    assert (out.video_codec, out.audio_codec) == (codec, audio)
+    assert out.size == (160, 90)
+    assert out.video_seconds == pytest.approx(2.0, abs=2 * FRAME)
+    assert describe(probe(artifact.path))["codec"] == codec  # what the output object says
+    assert artifact.summary["encoder"] in encoders.VIDEO_ENCODERS[codec]
+    if codec == "hevc":  # the tag Apple players need to open HEVC in MP4
+        with av.open(str(artifact.path)) as container:
+            assert container.streams.video[0].codec_context.codec_tag == "hvc1"
+
+
+@pytest.mark.parametrize("codec", ["hevc", "vp8"])
+def test_quality_and_bitrate_steer_the_new_encoders(tmp_path: Path, codec: str) -> None:
+    fmt = "mp4" if codec == "hevc" else "webm"
+    sizes = {}
+    pan = make_panning_video(tmp_path / "pan.mkv")
+    noise = make_noise_video(tmp_path / "noise.mp4")
+    for name, source, options in [
+        ("q20", pan, {"quality": 20}),
+        ("q90", pan, {"quality": 90}),
+        ("low", noise, {"bitrate": 100_000}),
+        ("high", noise, {"bitrate": 1_000_000}),
+    ]:
+        artifact = run(source, tmp_path / name, format=fmt, codec=codec, **options)
+        assert artifact.path is not None
+        sizes[name] = artifact.path.stat().st_size
+    assert sizes["q20"] * 2 < sizes["q90"]
+    assert sizes["low"] * 3 < sizes["high"]
+
+
+@pytest.mark.parametrize(
+    ("rotation", "corner"),
+    [(90, "bottom-left"), (180, "bottom-right"), (-90, "top-right")],
+)
+def test_a_turned_phone_video_comes_out_upright(tmp_path: Path, rotation: int, corner: str) -> None:
+    # Stored 320x180 with the patch top-left; FFmpeg's players turn it counter-clockwise.
+    source = make_turned_video(tmp_path / "phone.mp4", rotation=rotation)
+    shown = (320, 180) if rotation == 180 else (180, 320)
+    assert (probe(source).width, probe(source).height) == shown  # operators size by this
+    artifact = run(source, tmp_path, format="mp4")
+    assert artifact.path is not None
+    assert decode_all(artifact.path).size == shown
+    pixels, left_over = first_picture(artifact.path)
+    assert marked_corner(pixels) == corner
+    assert left_over == 0  # upright in the pixels, so players must not turn it again
+    # A requested width is a width of the picture as shown.
+    scaled = run(source, tmp_path / "scaled", width=90)
+    assert scaled.path is not None
+    assert decode_all(scaled.path).size == ((90, 50) if rotation == 180 else (90, 160))
+    assert marked_corner(first_picture(scaled.path)[0]) == corner
 
 
 def test_mp4_has_the_moov_atom_before_the_media_data(samples: Samples, tmp_path: Path) -> None:
@@ -227,63 +289,3 @@ def test_encoders_probe_by_opening_and_log_the_fallback(
         assert "h264_nvenc unavailable" in caplog.text
     assert set(encoders.hardware_report()) == {"h264_nvenc", "hevc_nvenc", "av1_nvenc"}
     assert not encoders.usable("no_such_encoder")
-
-
-def test_cmaf_ladder_hls_and_dash(tmp_path: Path) -> None:
-    source = make_video(tmp_path / "in.mp4", width=320, height=180, seconds=3.0, audio=True)
-    artifact = run(source, tmp_path, format="cmaf")
-    assert artifact.path is not None and artifact.path.name == "master.m3u8"
-    assert not artifact.media and artifact.format == "cmaf"
-    folder = artifact.path.parent
-    ladder = [(r["width"], r["height"]) for r in artifact.summary["renditions"]]
-    assert ladder == [(320, 180), (256, 144)]
-    assert resolutions(artifact.path) == ladder
-    assert {a.name for a in artifact.assets} == {p.name for p in folder.iterdir()}
-    assert artifact.summary["links"] == {"hls": "master.m3u8", "dash": "manifest.mpd"}
-
-    # Every playlist and segment the HLS playlists name exists and decodes at its size.
-    media_playlists = playlist_entries(artifact.path)
-    assert sorted(media_playlists) == ["media_0.m3u8", "media_1.m3u8", "media_2.m3u8"]
-    named: set[str] = set()
-    for playlist in media_playlists:
-        index = int(playlist.removeprefix("media_").removesuffix(".m3u8"))
-        entries = playlist_entries(folder / playlist)
-        named |= set(entries)
-        init, segments = entries[0], entries[1:]
-        assert segments and all((folder / name).is_file() for name in entries)
-        joined = tmp_path / f"joined-{index}.mp4"
-        joined.write_bytes(b"".join((folder / n).read_bytes() for n in [init, *segments]))
-        out = decode_all(joined)
-        if out.video_codec is not None:
-            assert out.video_codec == "h264" and out.size == ladder[index]
-            assert out.video_seconds == pytest.approx(3.0, abs=2 * FRAME)
-        else:
-            assert out.audio_codec == "aac"
-            assert out.audio_seconds == pytest.approx(3.0, abs=0.05)
-    assert named == {p.name for p in folder.glob("*.m4s")}
-
-    # The DASH manifest describes the same renditions over the same segment files.
-    mpd = ET.parse(folder / "manifest.mpd").getroot()
-    ns = {"d": "urn:mpeg:dash:schema:mpd:2011"}
-    sizes = [
-        (int(r.get("width", 0)), int(r.get("height", 0)))
-        for r in mpd.iterfind(".//d:Representation", ns)
-        if r.get("width")
-    ]
-    assert sizes == ladder
-    templates = {t.get("initialization") for t in mpd.iterfind(".//d:SegmentTemplate", ns)}
-    assert templates == {"init-$RepresentationID$.m4s"}
-
-
-def test_cmaf_segments_start_on_aligned_keyframes(tmp_path: Path) -> None:
-    source = make_video(tmp_path / "in.mp4", width=320, height=180, seconds=9.0, fps=10)
-    artifact = run(source, tmp_path, format="cmaf", fps=10)
-    assert artifact.path is not None
-    folder = artifact.path.parent
-    per_rendition = [playlist_entries(folder / p)[1:] for p in playlist_entries(artifact.path)]
-    assert [len(s) for s in per_rendition] == [3, 3]  # 9 s in 4 s segments
-    durations = [
-        re.findall(r"#EXTINF:([\d.]+)", (folder / p).read_text())
-        for p in playlist_entries(artifact.path)
-    ]
-    assert durations[0] == durations[1] == ["4.000000", "4.000000", "1.000000"]

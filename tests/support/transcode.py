@@ -111,6 +111,32 @@ def make_noise_video(
     return path
 
 
+def make_panning_video(
+    path: Path, *, width: int = 192, height: int = 108, seconds: float = 1.0
+) -> Path:
+    """A slow pan across a photo (scikit-image's astronaut), losslessly stored: detail that
+    compresses the way footage does, so quality settings show in the size (on noise every
+    encoder runs into its bitrate limits instead)."""
+    import skimage.data
+
+    photo = skimage.data.astronaut()  # 512x512 RGB
+    fps = 25
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(int(seconds * fps)):
+            view = photo[100 + index : 100 + index + 2 * height : 2, 2 * index :][
+                :, : 2 * width : 2
+            ]
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(view), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def playlist_entries(playlist: Path) -> list[str]:
     """URIs a playlist names: variant/media lines and URI="…" attributes, in order."""
     names: list[str] = []
@@ -124,3 +150,56 @@ def playlist_entries(playlist: Path) -> list[str]:
 def resolutions(master: Path) -> list[tuple[int, int]]:
     found = re.findall(r"RESOLUTION=(\d+)x(\d+)", master.read_text())
     return [(int(w), int(h)) for w, h in found]
+
+
+MARK = (255, 0, 0)  # the patch make_turned_video paints in the stored picture's top-left
+
+
+def make_turned_video(
+    path: Path, *, rotation: int, width: int = 320, height: int = 180, seconds: float = 0.4
+) -> Path:
+    """A phone-style video: a `width` x `height` H.264 stream with a display matrix that
+    turns it `rotation` degrees counter-clockwise (as FFmpeg and PyAV count them), gray
+    with a red patch in the top-left corner of the stored picture."""
+    fps = 25
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.set_display_rotation(rotation)
+        pixels = np.full((height, width, 3), 96, np.uint8)
+        pixels[: height // 4, : width // 4] = MARK
+        for index in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def marked_corner(pixels: np.ndarray) -> str:
+    """Which corner of an RGB picture holds the red patch: "top-left", "bottom-right" …"""
+    height, width = pixels.shape[:2]
+    corners = {
+        "top-left": pixels[height // 16, width // 16],
+        "top-right": pixels[height // 16, -width // 16],
+        "bottom-left": pixels[-height // 16, width // 16],
+        "bottom-right": pixels[-height // 16, -width // 16],
+    }
+    red = [name for name, (r, g, b) in corners.items() if r > 180 and g < 80 and b < 80]
+    assert len(red) == 1, corners
+    return red[0]
+
+
+def first_picture(path: Path) -> tuple[np.ndarray, int]:
+    """The first video frame as RGB pixels, and the display rotation it still carries."""
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        return frame.to_ndarray(format="rgb24"), frame.rotation
+
+
+def pixel_aspect(path: Path) -> Fraction:
+    """The sample aspect ratio a player applies to the first video stream (1 when unset)."""
+    with av.open(str(path)) as container:
+        return container.streams.video[0].sample_aspect_ratio or Fraction(1)

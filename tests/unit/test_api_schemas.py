@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from pydantic import ValidationError
 
-from operators.catalog import KINDS
+from operators.catalog import KINDS, VIDEO_CODECS
 from pipeline.api.errors import ApiError
-from pipeline.api.schemas import TaskCreate, TaskRequest, task_request
+from pipeline.api.schemas import CodecName, TaskCreate, TaskRequest, task_request
 
 ALL_KINDS = set(KINDS)
 PUBLIC_URL = "https://example.com/input.mp4"
@@ -168,6 +168,50 @@ def test_an_option_that_does_not_apply_names_the_option_and_lists_the_kinds_opti
     error = refused(kind=kind, **{option: value})
     assert error.field == option
     assert f"options for {kind}: {', '.join(sorted(KINDS[kind].options))}" in error.message
+
+
+@pytest.mark.parametrize(
+    ("fmt", "codec"),
+    [
+        ("mp4", "h264"),
+        ("mp4", "hevc"),
+        ("webm", "vp9"),
+        ("webm", "vp8"),
+        ("webm", "av1"),
+        ("av1", "av1"),
+        ("cmaf", "h264"),
+        ("cmaf", "hevc"),
+    ],
+)
+def test_a_codec_that_fits_the_format_is_kept(fmt: str, codec: str) -> None:
+    req = resolve(kind="video", format=fmt, codec=codec)
+    assert req.options == {"format": fmt, "codec": codec}
+
+
+@pytest.mark.parametrize(
+    ("fields", "allowed"),
+    [
+        ({"format": "mp4", "codec": "vp9"}, "allowed for mp4: h264, hevc"),
+        ({"format": "webm", "codec": "hevc"}, "allowed for webm: vp9, vp8, av1"),
+        ({"format": "av1", "codec": "h264"}, "allowed for av1: av1"),
+        ({"format": "cmaf", "codec": "av1"}, "allowed for cmaf: h264, hevc"),
+        ({"kind": "video", "codec": "vp8"}, "allowed for mp4: h264, hevc"),  # mp4 by default
+    ],
+)
+def test_a_codec_that_does_not_fit_the_format_names_the_allowed_ones(
+    fields: dict[str, Any], allowed: str
+) -> None:
+    error = refused(**fields)
+    assert error.field == "codec"
+    assert allowed in error.message
+
+
+def test_codec_applies_only_to_video() -> None:
+    assert refused(kind="image", codec="h264").field == "codec"
+
+
+def test_every_codec_the_schema_takes_fits_some_format() -> None:
+    assert set(get_args(CodecName)) == {c for codecs in VIDEO_CODECS.values() for c in codecs}
 
 
 # --- inputs ------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ def test_a_too_large_value_names_the_limit() -> None:
         ("kind", "bogus", ["'video'", "'image'", "'thumbnails'"]),
         ("fit", "zoom", ["'contain'", "'cover'", "'fill'"]),
         ("format", "gif", ["'mp4'", "'jpeg'", "'jpg'", "'srt'"]),
+        ("codec", "x264", ["'h264'", "'hevc'", "'vp9'", "'vp8'", "'av1'"]),
     ],
 )
 def test_a_choice_error_lists_the_allowed_values(
