@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-scale clean
+.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,12 @@ bench-vision: setup system-deps  ## detection kinds on CPU: Strobe's operators v
 
 bench-speech: setup system-deps  ## speech RTF vs bare whisper.transcribe; chapters fps vs a per-frame loop
 	$(BIN)/python -m benchmarks.speech
+
+bench-transcode: setup system-deps  ## video transcodes (operator and end to end) vs the ffmpeg CLI
+	$(BIN)/python -m benchmarks.transcode
+
+bench-decode: setup  ## frame decoding: MediaFile.frames() vs bare PyAV, CPU and (on a GPU node) NVDEC
+	$(BIN)/python -m benchmarks.decode
 
 bench-scale: setup system-deps  ## tasks/s on 1 vs 2 local Ray nodes; scheduling overhead at 1,000 queued tasks
 	$(BIN)/python -m benchmarks.scale

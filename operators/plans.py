@@ -82,6 +82,7 @@ class Encoded:
     path: Path
     files: tuple[Path, ...]
     video_encoder: str | None = None
+    video_decoder: str | None = None
     audio_encoder: str | None = None
 
 

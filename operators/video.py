@@ -94,6 +94,7 @@ class VideoOperator(Operator):
         encoded = source.encode_video(plan, progress)
         summary: dict[str, Any] = {
             "encoder": encoded.video_encoder,
+            "decoder": encoded.video_decoder,
             "audio_encoder": encoded.audio_encoder,
         }
         if container != "cmaf":

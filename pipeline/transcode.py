@@ -21,6 +21,7 @@ from av.video.frame import PictureType
 from operators.base import Progress, TaskError, no_progress
 from operators.plans import AudioPlan, Encoded, Rendition, Trim, VideoPlan
 from pipeline.dash import adaptation_sets, merge_video_sets
+from pipeline.decoders import hardware_decoder, hwaccel
 from pipeline.encoders import AUDIO_ENCODERS, CODEC_TAGS, video_encoder, video_options
 from pipeline.media import is_cover_art, open_container
 
@@ -51,7 +52,7 @@ def encode_video(
 ) -> Encoded:
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = video_encoder(plan.codec)
-    with open_container(path) as source:
+    with open_container(path, hwaccel=hwaccel()) as source:
         video = next((s for s in source.streams.video if not is_cover_art(s)), None)
         if video is None:
             raise TaskError("no_video_stream", "the input has no video stream")
@@ -78,7 +79,7 @@ def encode_video(
             graph: tuple[Any, Any, list[Any]] | None = None
             for stream, frame in _decode(source, video, audio, plan.trim, origin):
                 if stream is video:
-                    graph = graph or _video_graph(video, plan, rate, origin, frame.rotation)
+                    graph = graph or _video_graph(video, plan, rate, origin, frame)
                     _, buffer, sinks = graph
                     buffer.push(frame)
                     for sink, out in zip(sinks, outs, strict=True):
@@ -106,6 +107,7 @@ def encode_video(
         path=main,
         files=files,
         video_encoder=encoder,
+        video_decoder=_decoder_name(video),
         audio_encoder=AUDIO_ENCODERS[plan.audio] if audio is not None and plan.audio else None,
     )
 
@@ -162,17 +164,28 @@ def _decode(
         raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
 
 
+def _decoder_name(stream: av.video.stream.VideoStream) -> str:
+    """The decoder that ran, with the device when it decoded on hardware: `h264 (cuda)`."""
+    context = stream.codec_context
+    device = hardware_decoder() if context.is_hwaccel else None
+    return f"{context.name} ({device})" if device else context.name
+
+
 def _video_graph(
     stream: av.video.stream.VideoStream,
     plan: VideoPlan,
     rate: Fraction,
     origin: float,
-    rotation: int,
+    first: av.VideoFrame,
 ) -> tuple[Any, Any, list[Any]]:
     """buffer -> trim -> fps -> split -> (scale -> upright -> crop|pad -> yuv420p -> sink)
-    per rendition. `rotation` is the display rotation in degrees, counter-clockwise."""
+    per rendition, shaped by the first decoded frame: its display rotation, and its pixel
+    format (a hardware decoder hands over e.g. nv12 where the stream says yuv420p)."""
     graph = av.filter.Graph()
-    buffer = head = graph.add_buffer(template=stream)
+    buffer = head = graph.add_buffer(
+        template=stream, width=first.width, height=first.height, format=first.format
+    )
+    rotation = first.rotation
     start = origin + plan.trim.start
     trim = f"start={start}" + (f":end={origin + plan.trim.end}" if plan.trim.end else "")
     chain = [

@@ -12,7 +12,7 @@ import pytest
 
 from operators.base import Artifact, TaskError
 from operators.video import VideoOperator
-from pipeline import encoders
+from pipeline import decoders, encoders
 from pipeline.media import MediaFile, describe, probe
 from tests.integration.conftest import Samples
 from tests.support.media import make_video
@@ -56,6 +56,8 @@ def test_each_format_keeps_size_duration_and_audio(
     assert out.video_seconds == pytest.approx(2.0, abs=2 * FRAME)
     assert out.audio_seconds == pytest.approx(2.0, abs=0.05)
     assert artifact.summary["encoder"] in encoders.VIDEO_ENCODERS[CODECS[fmt][0]]
+    # The input's decoder, with its device where it decoded on one (no GPU here).
+    assert artifact.summary["decoder"] in ("h264", f"h264 ({decoders.hardware_decoder()})")
     assert artifact.extension == ("webm" if fmt == "webm" else "mp4")
 
 
