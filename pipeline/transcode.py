@@ -248,6 +248,10 @@ def _add_video(
     stream: Any = output.add_stream(encoder, rate=rate)
     stream.width, stream.height, stream.pix_fmt = r.width, r.height, "yuv420p"
     stream.codec_context.time_base = 1 / rate
+    # PyAV opens encoders with slice threads only; libx264 then splits each frame across
+    # threads instead of encoding several frames at once, ~15% slower at 720p. FRAME|SLICE
+    # is what the ffmpeg CLI asks for (each encoder picks the kinds it supports).
+    stream.codec_context.thread_type = "AUTO"
     if r.sample_aspect != 1:
         stream.codec_context.sample_aspect_ratio = r.sample_aspect
     if tag:
