@@ -147,7 +147,10 @@ def renditions(info: MediaInfo, config: VideoConfig, fps: float) -> tuple[Rendit
 def ladder_sizes(width: int, height: int) -> list[tuple[int, int]]:
     """Sizes of the lower rungs below a `width` x `height` top rung: each of LADDER_HEIGHTS
     under `height` with the nearest even width (ties down), skipped when that width misses
-    the top's aspect ratio by more than ASPECT_TOLERANCE (tiny or extreme shapes)."""
+    the top's aspect ratio by more than ASPECT_TOLERANCE (tiny or extreme shapes). Portrait
+    tops (phone video) step down their short side, the width, the same way."""
+    if width < height:
+        return [(w, h) for h, w in ladder_sizes(height, width)]
     found: list[tuple[int, int]] = []
     for h in LADDER_HEIGHTS:
         if h >= height:

@@ -24,7 +24,9 @@ from pipeline.encoders import DEFAULT_QUALITY, QUALITY, video_options
         ((320, 180), [(256, 144)]),
         ((1440, 1080), [(960, 720), (640, 480), (480, 360)]),
         ((718, 404), [(640, 360), (426, 240), (256, 144)]),
-        ((180, 320), [(134, 240)]),  # 144 lines would be 81 wide: 80 is 1.2% off, skipped
+        # Portrait (phone video): the short side steps down, as the height does above.
+        ((1080, 1920), [(720, 1280), (480, 854), (360, 640)]),
+        ((180, 320), [(144, 256)]),
     ],
 )
 def test_ladder_rungs_take_the_nearest_even_width(
