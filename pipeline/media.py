@@ -137,7 +137,7 @@ class MediaFile:
         return encode_video(self.path, plan, self.workdir / "encoded", progress)
 
     def encode_audio(self, plan: AudioPlan, progress: Progress = no_progress) -> Encoded:
-        from pipeline.transcode import encode_audio
+        from pipeline.audio_encode import encode_audio
 
         return encode_audio(self.path, plan, self.workdir / "encoded", progress)
 

@@ -8,7 +8,6 @@ fMP4 segments with both a DASH manifest and HLS playlists over the same segments
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,11 @@ import av.filter
 from av.video.frame import PictureType
 
 from operators.base import Progress, TaskError, no_progress
-from operators.plans import AudioPlan, Encoded, Rendition, Trim, VideoPlan
+from operators.plans import Encoded, Rendition, Trim, VideoPlan
+from pipeline.audio_encode import AudioOut
 from pipeline.dash import adaptation_sets, merge_video_sets
 from pipeline.decoders import hardware_decoder, hwaccel
+from pipeline.encode_steps import Meter, decode_range, duration_seconds, mux, origin_seconds
 from pipeline.encoders import AUDIO_ENCODERS, CODEC_TAGS, video_encoder, video_options
 from pipeline.media import is_cover_art, open_container
 
@@ -38,13 +39,8 @@ CMAF_OPTIONS = {
     "media_seg_name": "seg-$RepresentationID$-$Number%05d$.m4s",
 }
 CONTAINERS = {"mp4": ("mp4", {"movflags": "+faststart"}), "webm": ("webm", {})}
-AUDIO_CONTAINERS = {"mp3": "mp3", "wav": "wav", "ogg": "ogg"}
-# Audio sample rates: keep the input's when the encoder takes it, else this one.
-FALLBACK_AUDIO_RATE = 48000
 # A decode may end this much before the probed duration before the input counts as truncated.
 TRUNCATION_SLACK_S = 1.0
-# Report progress at most this often (fraction of the work).
-PROGRESS_STEP = 0.01
 
 
 def encode_video(
@@ -59,7 +55,7 @@ def encode_video(
         audio = source.streams.audio[0] if plan.audio and source.streams.audio else None
         video.thread_type = "AUTO"
         rate = _rate(plan.fps, video)
-        origin = _origin(source)
+        origin = origin_seconds(source)
         if plan.container == "cmaf":
             target = out_dir / CMAF_MPD
             fmt, options = "dash", {**CMAF_OPTIONS, "seg_duration": f"{plan.segment_seconds:g}"}
@@ -71,13 +67,13 @@ def encode_video(
             gop = max(1, round(plan.segment_seconds * rate)) if plan.container == "cmaf" else 0
             tag = CODEC_TAGS.get(plan.codec) if plan.container in ("mp4", "cmaf") else None
             outs = [_add_video(output, encoder, r, rate, gop, tag) for r in plan.renditions]
-            audio_out = _AudioOut(output, audio, plan.audio, plan.audio_bitrate, plan.trim, origin)
-            meter = _Meter(plan.trim, _duration(source), progress)
+            audio_out = AudioOut(output, audio, plan.audio, plan.audio_bitrate, plan.trim, origin)
+            meter = Meter(plan.trim, duration_seconds(source), progress)
             last = None
             # Built at the first frame, which carries the display rotation. The graph owns
             # the filter contexts: keep a reference while they are used.
             graph: tuple[Any, Any, list[Any]] | None = None
-            for stream, frame in _decode(source, video, audio, plan.trim, origin):
+            for stream, frame in decode_range(source, video, audio, plan.trim, origin):
                 if stream is video:
                     graph = graph or _video_graph(video, plan, rate, origin, frame)
                     _, buffer, sinks = graph
@@ -94,7 +90,7 @@ def encode_video(
                 for sink, out in zip(sinks, outs, strict=True):
                     _drain(sink, out, output, gop)
             for out in outs:
-                _mux(output, out.encode(None))
+                mux(output, out.encode(None))
             audio_out.push(None)
         _check_complete(video, last, origin, plan.trim)
     if plan.container == "cmaf":
@@ -110,58 +106,6 @@ def encode_video(
         video_decoder=_decoder_name(video),
         audio_encoder=AUDIO_ENCODERS[plan.audio] if audio is not None and plan.audio else None,
     )
-
-
-def encode_audio(
-    path: Path, plan: AudioPlan, out_dir: Path, progress: Progress = no_progress
-) -> Encoded:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"output.{plan.container}"
-    with open_container(path) as source:
-        if not source.streams.audio:
-            raise TaskError("no_audio_stream", "the input has no audio stream")
-        audio = source.streams.audio[0]
-        origin = _origin(source)
-        meter = _Meter(plan.trim, _duration(source), progress)
-        with av.open(str(target), "w", format=AUDIO_CONTAINERS[plan.container]) as output:
-            out = _AudioOut(output, audio, plan.codec, plan.bitrate, plan.trim, origin)
-            for _, frame in _decode(source, None, audio, plan.trim, origin):
-                out.push(frame)
-                meter.at((frame.time or 0.0) - origin)
-            out.push(None)
-    return Encoded(path=target, files=(target,), audio_encoder=AUDIO_ENCODERS[plan.codec])
-
-
-def _decode(
-    source: av.container.InputContainer,
-    video: av.video.stream.VideoStream | None,
-    audio: av.audio.stream.AudioStream | None,
-    trim: Trim,
-    origin: float,
-) -> Iterator[tuple[Any, Any]]:
-    """(stream, frame) for the chosen streams, from a seek before `trim.start` until every
-    stream has passed `trim.end`."""
-    streams = [s for s in (video, audio) if s is not None]
-    if trim.start > 0:
-        anchor = video or audio
-        assert anchor is not None and anchor.time_base is not None
-        source.seek(int((origin + trim.start) / anchor.time_base), stream=anchor, backward=True)
-    end = None if trim.end is None else origin + trim.end
-    finished: set[int] = set()
-    try:
-        for packet in source.demux(*streams):
-            if packet.stream.index in finished:
-                continue
-            frame: Any
-            for frame in packet.decode():
-                if end is not None and frame.time is not None and frame.time > end:
-                    finished.add(packet.stream.index)
-                    break
-                yield packet.stream, frame
-            if len(finished) == len(streams):
-                return
-    except av.error.FFmpegError as exc:
-        raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
 
 
 def _decoder_name(stream: av.video.stream.VideoStream) -> str:
@@ -276,92 +220,7 @@ def _drain(sink: Any, stream: Any, output: av.container.OutputContainer, gop: in
         # segment boundaries, where every rendition must start a GOP at the same frame.
         key = gop and frame.pts is not None and frame.pts % gop == 0
         frame.pict_type = PictureType.I if key else PictureType.NONE
-        _mux(output, stream.encode(frame))
-
-
-def _mux(output: av.container.OutputContainer, packets: Any) -> None:
-    for packet in packets:
-        output.mux(packet)
-
-
-class _AudioOut:
-    """Trim, resample and encode one audio stream into `output`; a no-op without input."""
-
-    def __init__(
-        self,
-        output: av.container.OutputContainer,
-        source: av.audio.stream.AudioStream | None,
-        codec: str | None,
-        bitrate: int | None,
-        trim: Trim,
-        origin: float,
-    ) -> None:
-        self.output = output
-        self.stream: Any = None
-        if source is None or codec is None:
-            return
-        name = AUDIO_ENCODERS[codec]
-        spec = av.codec.Codec(name, "w")
-        in_rate = source.codec_context.sample_rate or FALLBACK_AUDIO_RATE
-        rates = spec.audio_rates
-        rate = in_rate if not rates or in_rate in rates else FALLBACK_AUDIO_RATE
-        channels = min(2, source.codec_context.channels or 2)
-        layout = "stereo" if channels == 2 else "mono"
-        self.stream = output.add_stream(name, rate=rate, layout=layout)
-        if bitrate:
-            self.stream.codec_context.bit_rate = bitrate
-        sample_fmt = spec.audio_formats[0].name if spec.audio_formats else "s16"
-        self.stream.codec_context.format = sample_fmt
-        self.graph = av.filter.Graph()
-        start = origin + trim.start
-        chain = [
-            self.graph.add_abuffer(template=source),
-            self.graph.add(
-                "atrim", f"start={start}" + (f":end={origin + trim.end}" if trim.end else "")
-            ),
-            self.graph.add("asetpts", f"PTS-{start}/TB"),
-            self.graph.add("aresample", str(rate)),
-            self.graph.add(
-                "aformat", f"sample_fmts={sample_fmt}:sample_rates={rate}:channel_layouts={layout}"
-            ),
-            self.graph.add("abuffersink"),
-        ]
-        for a, b in zip(chain, chain[1:], strict=False):
-            a.link_to(b)
-        self.graph.configure()
-        frame_size = self.stream.codec_context.frame_size
-        if frame_size:
-            self.graph.set_audio_frame_size(frame_size)
-
-    def push(self, frame: av.AudioFrame | None) -> None:
-        if self.stream is None:
-            return
-        self.graph.push(frame)
-        while True:
-            try:
-                out = self.graph.pull()
-            except (av.error.BlockingIOError, av.error.EOFError):
-                break
-            _mux(self.output, self.stream.encode(out))
-        if frame is None:
-            _mux(self.output, self.stream.encode(None))
-
-
-class _Meter:
-    """Turns media timestamps into calls of `progress`, at most once per PROGRESS_STEP."""
-
-    def __init__(self, trim: Trim, duration: float | None, progress: Progress) -> None:
-        end = trim.end if trim.end is not None else duration
-        self.start, self.span = trim.start, (end - trim.start) if end else None
-        self.progress, self.reported = progress, 0.0
-
-    def at(self, t: float) -> None:
-        if not self.span:
-            return
-        done = min(1.0, max(0.0, (t - self.start) / self.span))
-        if done - self.reported >= PROGRESS_STEP:
-            self.reported = done
-            self.progress(done)
+        mux(output, stream.encode(frame))
 
 
 def _rate(fps: float | None, stream: av.video.stream.VideoStream) -> Fraction:
@@ -371,14 +230,6 @@ def _rate(fps: float | None, stream: av.video.stream.VideoStream) -> Fraction:
     if not rate or rate <= 0 or rate > 240:
         return DEFAULT_FPS
     return Fraction(rate).limit_denominator(MAX_FPS_DENOMINATOR)
-
-
-def _origin(source: av.container.InputContainer) -> float:
-    return source.start_time / av.time_base if source.start_time else 0.0
-
-
-def _duration(source: av.container.InputContainer) -> float | None:
-    return source.duration / av.time_base if source.duration else None
 
 
 def _check_complete(
