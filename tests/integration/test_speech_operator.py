@@ -115,7 +115,7 @@ def test_a_fifth_of_a_second_with_a_forced_language(
 
 def test_start_and_end_keep_input_times(speech: SpeechOperator, two_parts: Path) -> None:
     data, _ = run(speech, two_parts, start=6.0)
-    check_schema(data, 11.0)
+    check_schema(data, MediaFile(two_parts).info.duration or 0.0)  # espeak sets the length
     assert all(e["start"] >= 6.0 for e in data["timeline"])
     assert data["timeline"], "the second part is spoken after 7 s"
 
