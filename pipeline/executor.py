@@ -115,7 +115,8 @@ def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> 
     path = artifact.path or _write(tmp / f"output.{artifact.extension}", artifact.data)
     info: dict[str, Any] = {"format": artifact.format}
     if artifact.media:
-        info |= describe(probe(path))  # what was written, not what was asked for
+        # What was written, not what was asked for; outputs are written upright.
+        info |= describe(probe(path, rotated=False))
     # Deterministic keys: a retried task overwrites its earlier output.
     folder = f"{job.project_id}/{job.task_id}"
     size = _put(storage, f"{folder}/{filename}", path, artifact.mimetype)

@@ -32,11 +32,12 @@ MAX_PREFETCH_FRAMES = 16
 PREFETCH_BYTES = 64 << 20
 
 
-def probe(path: Path, *, max_pixels: int | None = None) -> MediaInfo:
+def probe(path: Path, *, max_pixels: int | None = None, rotated: bool = True) -> MediaInfo:
     """Read the container header: streams, size, duration. Decodes at most one picture,
-    and none bigger than `max_pixels`."""
+    and none bigger than `max_pixels`. `rotated=False` skips looking for a display rotation
+    (a first-frame decode), for files known to carry none, such as Strobe's own outputs."""
     with open_container(path, max_pixels) as container:
-        return _describe(container, max_pixels)
+        return _describe(container, max_pixels, rotated=rotated)
 
 
 class MediaFile:
@@ -268,7 +269,9 @@ def open_container(
     return container
 
 
-def _describe(container: av.container.InputContainer, max_pixels: int | None) -> MediaInfo:
+def _describe(
+    container: av.container.InputContainer, max_pixels: int | None, *, rotated: bool = True
+) -> MediaInfo:
     video = next((s for s in container.streams.video if not is_cover_art(s)), None)
     audio = container.streams.audio[0] if container.streams.audio else None
     if video is None and audio is None:
@@ -289,7 +292,7 @@ def _describe(container: av.container.InputContainer, max_pixels: int | None) ->
         )
     fmt_name = container.format.name
     is_image = video is not None and (fmt_name in _IMAGE_DEMUXERS or _single_frame(video))
-    if video is not None and not is_image and _quarter_turns(container, video) % 2:
+    if rotated and video is not None and not is_image and _quarter_turns(container, video) % 2:
         width, height = height, width  # the size as shown: operators size outputs by it
     return MediaInfo(
         container=fmt_name.split(",")[0],

@@ -109,6 +109,8 @@ def test_a_turned_phone_video_comes_out_upright(tmp_path: Path, rotation: int, c
     source = make_turned_video(tmp_path / "phone.mp4", rotation=rotation)
     shown = (320, 180) if rotation == 180 else (180, 320)
     assert (probe(source).width, probe(source).height) == shown  # operators size by this
+    stored = probe(source, rotated=False)  # the cheaper probe for Strobe's own outputs
+    assert (stored.width, stored.height) == (320, 180)
     artifact = run(source, tmp_path, format="mp4")
     assert artifact.path is not None
     assert decode_all(artifact.path).size == shown
