@@ -75,6 +75,46 @@ def ffmpeg_mp4(source: Path, out: Path, width: int | None) -> Path:
     return out
 
 
+# The other codecs and the audio formats, at Strobe's defaults (quality 70 / the default
+# bitrates) and the same encoder settings on the CLI: name -> (Strobe options, ffmpeg args).
+OTHER_CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
+    "webm vp9": (
+        {"format": "webm"},
+        ["-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "5", "-row-mt", "1",
+         "-crf", "27", "-b:v", "0", "-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "96k"],
+    ),
+    "mp4 hevc": (
+        {"format": "mp4", "codec": "hevc"},
+        ["-c:v", "libx265", "-preset", "veryfast", "-crf", "27", "-tag:v", "hvc1",
+         "-x265-params", "log-level=error", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart"],
+    ),
+    "av1 svt": (
+        {"format": "av1"},
+        ["-c:v", "libsvtav1", "-preset", "10", "-crf", "30", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart"],
+    ),
+    "audio mp3": ({"format": "mp3"}, ["-vn", "-c:a", "libmp3lame", "-b:a", "192k"]),
+    "audio ogg": ({"format": "ogg"}, ["-vn", "-c:a", "libopus", "-b:a", "128k"]),
+}  # fmt: skip
+OUTPUT_EXTENSIONS = {"webm": "webm", "mp4": "mp4", "av1": "mp4", "mp3": "mp3", "ogg": "ogg"}
+
+
+def strobe_other(source: Path, work: Path, options: dict[str, Any]) -> int:
+    from operators.audio import AudioOperator
+
+    shutil.rmtree(work, ignore_errors=True)
+    operator = AudioOperator() if options["format"] in ("mp3", "ogg") else VideoOperator()
+    artifact = operator.process(MediaFile(source, workdir=work), options)
+    assert artifact.path is not None
+    return artifact.path.stat().st_size
+
+
+def ffmpeg_other(source: Path, out: Path, args: list[str]) -> int:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(source), *args, str(out)], check=True)
+    return out.stat().st_size
+
+
 def strobe_cmaf(source: Path, work: Path) -> int:
     shutil.rmtree(work, ignore_errors=True)
     artifact = VideoOperator().process(MediaFile(source, workdir=work), {"format": "cmaf"})
@@ -162,6 +202,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--sizes", default="1280x720,1920x1080")
     parser.add_argument("--no-e2e", action="store_true")
+    parser.add_argument(
+        "--codecs", action="store_true", help="also VP9, HEVC, AV1, MP3 and Opus (first size)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="strobe-bench-") as tmp:
         root = Path(tmp)
@@ -197,6 +240,20 @@ def main() -> None:
 
             s, f = timed(run_strobe), timed(run_ffmpeg)
             row(f"cmaf ladder {label}", args.seconds, s, f, (strobe_bytes, ffmpeg_bytes))
+        for name, (options, ffmpeg_args) in OTHER_CASES.items() if args.codecs else ():
+            source = sources[0]
+            out = root / f"ff.{OUTPUT_EXTENSIONS[options['format']]}"
+            sizes = [0, 0]
+
+            def run_strobe_other() -> None:
+                sizes[0] = strobe_other(source, root / "other", options)  # noqa: B023
+
+            def run_ffmpeg_other() -> None:
+                sizes[1] = ffmpeg_other(source, out, ffmpeg_args)  # noqa: B023
+
+            s, f = timed(run_strobe_other), timed(run_ffmpeg_other)
+            label = source.stem.removeprefix("clip") + "p"
+            row(f"{name} {label}", args.seconds, s, f, (sizes[0], sizes[1]))
         if not args.no_e2e:
             for source, seconds in end_to_end(sources, root).items():
                 label = source.stem.removeprefix("clip") + "p"
