@@ -15,7 +15,10 @@ work per frame is the same network; only the number of boxes surviving NMS diffe
 runs the model the operator picks (STROBE_FACES_MODEL; `auto` takes YuNet when it is in
 the real models directory, which is linked into the benchmark's own).
 
-    .venv/bin/python -m benchmarks.vision [--seconds 60 --fps 1 --rounds 3]
+    .venv/bin/python -m benchmarks.vision [--seconds 60 --fps 1 --rounds 3] [--e2e]
+
+`--e2e` then runs each kind as a task through `strobe serve` (input over loopback HTTP) and
+prints the time from POST /tasks to `ready`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import httpx
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -185,6 +189,7 @@ def main() -> None:
     parser.add_argument("--fps", type=float, default=1.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--kinds", default="text,faces,nsfw,objects")
+    parser.add_argument("--e2e", action="store_true", help="also time each kind as a task")
     args = parser.parse_args()
 
     import os
@@ -229,6 +234,50 @@ def main() -> None:
                 f"{strobe_s:7.2f}",
                 flush=True,
             )
+        if args.e2e:
+            kinds = args.kinds.split(",")
+            times = end_to_end(video, folder, kinds, args.fps)
+            print(f"end to end through `strobe serve` ({args.seconds:g} s video, URL input):")
+            for kind in kinds:
+                print(f"{kind:8} POST -> ready {times[kind]:6.2f} s", flush=True)
+
+
+def end_to_end(video: Path, folder: Path, kinds: list[str], fps: float) -> dict[str, float]:
+    """Seconds from POST /tasks to `ready` per kind, on a warm server (one short task of
+    each kind first, so each kind's actor has loaded its model)."""
+    from tests.support.http import serve_directory
+    from tests.support.processes import Processes
+
+    key = "sk_bench"
+    data_dir = folder / "server"
+    data_dir.mkdir()
+    env = {"STROBE_API_KEYS": f"{key}:prj_bench", "STROBE_ALLOW_PRIVATE_URLS": "1",
+           "STROBE_MODELS_DIR": str(folder)}  # fmt: skip
+    processes = Processes(data_dir, env)
+    try:
+        url = processes.start_api("serve", "serve", "--data-dir", str(data_dir))
+        with (
+            serve_directory(folder) as base,
+            httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client,
+        ):
+            body = {"url": f"{base}/{video.name}", "fps": fps}
+            for kind in kinds:
+                run_task(client, {**body, "kind": kind, "end": 2.0})
+            return {kind: run_task(client, {**body, "kind": kind}) for kind in kinds}
+    finally:
+        processes.close()
+
+
+def run_task(client: httpx.Client, body: dict[str, object]) -> float:
+    started = time.perf_counter()
+    task_id = client.post("/tasks", json=body, timeout=30).json()["data"]["id"]
+    while True:
+        task = client.get(f"/tasks/{task_id}", timeout=30).json()["data"]
+        if task["status"] == "ready":
+            return time.perf_counter() - started
+        if task["status"] == "error":
+            raise RuntimeError(f"{body['kind']} task failed: {task['error']}")
+        time.sleep(0.02)
 
 
 if __name__ == "__main__":
