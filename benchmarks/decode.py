@@ -17,7 +17,6 @@ import argparse
 import os
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from av.codec.hwaccel import HWAccel
 
 from pipeline import decoders
 from pipeline.media import MediaFile
+from tests.support.media import write_video
 
 FPS = 30
 
@@ -36,21 +36,12 @@ def make_clip(path: Path, width: int, height: int, seconds: float) -> Path:
     rng = np.random.default_rng(0)
     noise = rng.integers(0, 32, (height, width, 3), dtype=np.uint8)
     ramp = np.linspace(0, 200, width, dtype=np.float32)
-    with av.open(str(path), "w") as output:
-        stream: Any = output.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, FPS)
-        stream.codec_context.options = {"preset": "veryfast", "crf": "20"}
-        for index in range(round(seconds * FPS)):
-            shift = np.roll(ramp, index * 8).astype(np.uint8)
-            pixels = noise + shift[None, :, None]
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                output.mux(packet)
-        for packet in stream.encode(None):
-            output.mux(packet)
-    return path
+    pictures = (
+        noise + np.roll(ramp, index * 8).astype(np.uint8)[None, :, None]
+        for index in range(round(seconds * FPS))
+    )
+    options = {"preset": "veryfast", "crf": "20"}
+    return write_video(path, pictures, width=width, height=height, fps=FPS, options=options)
 
 
 def bare(path: Path, hwaccel: HWAccel | None) -> int:

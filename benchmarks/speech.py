@@ -23,7 +23,7 @@ import argparse
 import os
 import tempfile
 import time
-from fractions import Fraction
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -32,6 +32,7 @@ import numpy as np
 from operators.scenes import THRESHOLD, detect_cuts, hsv
 from pipeline.media import MediaFile
 from pipeline.pcm import decode_pcm
+from tests.support.media import write_video
 from tests.support.speech import espeak, tiny_whisper
 
 SENTENCES = (
@@ -103,20 +104,14 @@ def bench_speech(seconds: float, work: Path) -> None:
 def scene_video(path: Path, seconds: float, fps: int = 25) -> Path:
     rng = np.random.default_rng(1)
     looks = [rng.integers(0, 255, (360 // 90, 640 // 80, 3), dtype=np.uint8) for _ in range(6)]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+
+    def pictures() -> Iterator[np.ndarray]:
         for index in range(int(seconds * fps)):
             look = looks[int(index / fps // 10) % len(looks)]
             pixels = np.kron(look, np.ones((90, 80, 1), np.uint8))  # big blocks: shapes
-            pixels = np.roll(pixels, 2 * (index % 250), axis=1)  # panning within a shot
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+            yield np.roll(pixels, 2 * (index % 250), axis=1)  # panning within a shot
+
+    return write_video(path, pictures(), width=640, height=360, fps=fps)
 
 
 def naive_cuts(path: Path) -> list[float]:

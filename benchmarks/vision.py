@@ -28,10 +28,8 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import httpx
 import numpy as np
 from PIL import Image, ImageDraw
@@ -40,6 +38,7 @@ from operators.base import Operator
 from operators.detection import rgb
 from operators.models import MODELS, file_path, require
 from pipeline.media import MediaFile
+from tests.support.media import write_video
 from tests.support.vision import font
 
 WIDTH, HEIGHT, VIDEO_FPS = 640, 360, 10
@@ -60,19 +59,11 @@ def make_video(path: Path, seconds: float) -> Path:
             draw.rectangle((40, 280, 600, 340), fill="black")
             draw.text((60, 288), caption, fill="white", font=font(36))
         scenes.append(np.asarray(canvas))
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=VIDEO_FPS)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        total = int(seconds * VIDEO_FPS)
-        for index in range(total):
-            scene = scenes[min(len(scenes) - 1, index * len(scenes) // total)]
-            frame = av.VideoFrame.from_ndarray(scene, format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, VIDEO_FPS)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    total = int(seconds * VIDEO_FPS)
+    pictures = (
+        scenes[min(len(scenes) - 1, index * len(scenes) // total)] for index in range(total)
+    )
+    return write_video(path, pictures, width=WIDTH, height=HEIGHT, fps=VIDEO_FPS)
 
 
 def bare_text() -> Callable[[Frames], object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -55,6 +55,36 @@ def make_video(
             container.mux(packet)
         if audio_stream is not None:
             _write_tone(container, audio_stream, seconds)
+    return path
+
+
+def write_video(
+    path: Path,
+    pictures: Iterable[np.ndarray],
+    *,
+    width: int,
+    height: int,
+    fps: int,
+    codec: str = "libx264",
+    options: Mapping[str, str] | None = None,
+    rotation: int | None = None,
+) -> Path:
+    """Encode RGB pictures (height x width x 3, uint8), one frame each at `fps`, into a
+    video-only file; `rotation` stores a display matrix (degrees counter-clockwise)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if options:
+            stream.codec_context.options = dict(options)
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for index, pixels in enumerate(pictures):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     return path
 
 

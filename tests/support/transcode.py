@@ -10,6 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tests.support.media import write_video
+
 
 @dataclass(frozen=True)
 class Decoded:
@@ -96,19 +98,11 @@ def make_noise_video(
     """Random pixels: every bit of bitrate shows in the file size."""
     rng = np.random.default_rng(3)
     fps = 25
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.options = {"crf": "10", "preset": "ultrafast"}
-        for index in range(int(seconds * fps)):
-            pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    pictures = (
+        rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(int(seconds * fps))
+    )
+    options = {"crf": "10", "preset": "ultrafast"}
+    return write_video(path, pictures, width=width, height=height, fps=fps, options=options)
 
 
 def make_panning_video(
@@ -121,20 +115,11 @@ def make_panning_video(
 
     photo = skimage.data.astronaut()  # 512x512 RGB
     fps = 25
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("ffv1", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for index in range(int(seconds * fps)):
-            view = photo[100 + index : 100 + index + 2 * height : 2, 2 * index :][
-                :, : 2 * width : 2
-            ]
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(view), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    pictures = (
+        photo[100 + index : 100 + index + 2 * height : 2, 2 * index :][:, : 2 * width : 2]
+        for index in range(int(seconds * fps))
+    )
+    return write_video(path, pictures, width=width, height=height, fps=fps, codec="ffv1")
 
 
 def playlist_entries(playlist: Path) -> list[str]:
@@ -162,20 +147,10 @@ def make_turned_video(
     turns it `rotation` degrees counter-clockwise (as FFmpeg and PyAV count them), gray
     with a red patch in the top-left corner of the stored picture."""
     fps = 25
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.set_display_rotation(rotation)
-        pixels = np.full((height, width, 3), 96, np.uint8)
-        pixels[: height // 4, : width // 4] = MARK
-        for index in range(int(seconds * fps)):
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    pixels = np.full((height, width, 3), 96, np.uint8)
+    pixels[: height // 4, : width // 4] = MARK
+    pictures = [pixels] * int(seconds * fps)
+    return write_video(path, pictures, width=width, height=height, fps=fps, rotation=rotation)
 
 
 def marked_corner(pixels: np.ndarray) -> str:

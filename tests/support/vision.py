@@ -3,12 +3,12 @@ with a TrueType font, and a video whose caption shows for a known time."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from tests.support.media import write_video
 
 # Debian's fonts-dejavu-core (.ci/system-deps installs it).
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
@@ -47,16 +47,8 @@ def caption_video(
     draw = ImageDraw.Draw(titled)
     draw.rectangle((40, 260, 600, 330), fill="black")
     draw.text((60, 272), caption, fill="white", font=font(40))
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for index in range(int(seconds * fps)):
-            t = index / fps
-            picture = titled if shown[0] <= t < shown[1] else blank
-            frame = av.VideoFrame.from_ndarray(np.asarray(picture), format="rgb24")
-            frame.pts, frame.time_base = index, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    pictures = (
+        np.asarray(titled if shown[0] <= index / fps < shown[1] else blank)
+        for index in range(int(seconds * fps))
+    )
+    return write_video(path, pictures, width=640, height=360, fps=fps)
