@@ -109,6 +109,8 @@ _FILE_COLUMNS = (
     "f.storage_key, f.created, f.updated, f.info, f.task_id, f.media_id, f.ref, f.folder, "
     "f.metadata"
 )
+# A task being leased has no output yet: the file columns a join would add, all NULL.
+_NO_FILE = (None,) * (_FILE_COLUMNS.count(",") + 1)
 _TASK_SELECT = (
     f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS} FROM tasks t "
     "LEFT JOIN files f ON f.id = t.output_file_id"
@@ -232,9 +234,7 @@ class SqlStore(ABC):
                 f"ORDER BY created, id LIMIT ? {self.lock_clause}) RETURNING {_LEASED_COLUMNS}",
                 (owner, now + lease_s, stamp, *kinds, now, now, limit),
             ).fetchall()
-        # A task being leased has no output yet: its file columns are all NULL.
-        no_file = (None,) * (_FILE_COLUMNS.count(",") + 1)
-        return sorted((_task((*r, *no_file)) for r in rows), key=lambda t: (t.created, t.id))
+        return sorted((_task((*r, *_NO_FILE)) for r in rows), key=lambda t: (t.created, t.id))
 
     def heartbeat(self, task_id: str, owner: str, lease_s: float) -> bool:
         with self._transaction() as db:
