@@ -18,14 +18,13 @@ from typing import Any
 from operators.base import (
     Artifact,
     MediaSource,
-    Operator,
     Progress,
     TaskError,
     no_progress,
 )
 from operators.keywords import keywords, title
 from operators.scenes import Cut, detect_cuts
-from operators.speech import Segment, SpeechOperator
+from operators.speech import Segment, TranscriptOperator
 from operators.subtitles import Cue, to_vtt
 
 MIN_CHAPTER_FRACTION = 1 / 50
@@ -76,15 +75,8 @@ def titled(chapters: Sequence[Chapter], segments: Sequence[Segment]) -> list[Cha
     ]
 
 
-class ChaptersOperator(Operator):
+class ChaptersOperator(TranscriptOperator):
     kind = "chapters"
-    resources = SpeechOperator.resources
-
-    def __init__(self) -> None:
-        self.speech = SpeechOperator()
-
-    def setup(self) -> None:
-        self.speech.setup()
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from operators.base import Artifact, MediaSource, Operator, Progress, no_progress
+from operators.base import Artifact, MediaSource, Progress, no_progress
 from operators.keywords import keywords, tfidf, title
 from operators.scenes import detect_cuts
-from operators.speech import Segment, SpeechOperator
+from operators.speech import Segment, TranscriptOperator
 
 PENALTY = 1.25  # incoherence a new section must save (calibrated on MiniLM vectors)
 PENALTY_GROWTH_N = 50  # beyond this many segments the penalty grows with sqrt(n / this)
@@ -117,16 +117,15 @@ class Embedder:
         return matrix
 
 
-class OutlineOperator(Operator):
+class OutlineOperator(TranscriptOperator):
     kind = "outline"
-    resources = SpeechOperator.resources
 
     def __init__(self) -> None:
-        self.speech = SpeechOperator()
+        super().__init__()
         self.embedder = Embedder()
 
     def setup(self) -> None:
-        self.speech.setup()
+        super().setup()
         self.embedder.load()
 
     def process(

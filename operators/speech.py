@@ -249,3 +249,16 @@ def _clean(
         out.append(Segment(start, end, text, confidence))
         floor = end
     return out
+
+
+class TranscriptOperator(Operator):
+    """A kind built on a transcript (subtitles, chapters, outline): it runs `speech` inside,
+    with the same Whisper model loaded once per actor and the same resources."""
+
+    resources = SpeechOperator.resources
+
+    def __init__(self) -> None:
+        self.speech = SpeechOperator()
+
+    def setup(self) -> None:
+        self.speech.setup()

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from operators.base import Artifact, MediaSource, Operator, Progress, no_progress
-from operators.speech import Segment, SpeechOperator
+from operators.base import Artifact, MediaSource, Progress, no_progress
+from operators.speech import Segment, TranscriptOperator
 
 MAX_LINE = 42
 MAX_LINES = 2
@@ -143,17 +143,10 @@ def to_srt(cues: Sequence[Cue]) -> str:
     return "\n".join(out)
 
 
-class SubtitlesOperator(Operator):
+class SubtitlesOperator(TranscriptOperator):
     """Runs `speech` (the same Whisper model, loaded once) and re-cuts its timeline."""
 
     kind = "subtitles"
-    resources = SpeechOperator.resources
-
-    def __init__(self) -> None:
-        self.speech = SpeechOperator()
-
-    def setup(self) -> None:
-        self.speech.setup()
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
