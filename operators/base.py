@@ -146,9 +146,15 @@ def no_progress(fraction: float) -> None:
 class Operator(ABC):
     kind: ClassVar[str]
     resources: ClassVar[Resources] = Resources()
+    # How many tasks one actor runs at once (threads calling `process` on one instance).
+    # Above 1 the operator must be thread-safe; detection kinds batch their frames across
+    # the tasks in flight (docs/ARCHITECTURE.md, "Cross-task batching").
+    concurrent_tasks: ClassVar[int] = 1
 
     def setup(self) -> None:  # noqa: B027 - optional hook; most operators load nothing
-        """Load models or probe hardware; called once per actor, before any task."""
+        """Load models or probe hardware; raise TaskError (e.g. `model_missing`) when that
+        cannot be done. The runtime calls it before a task until it has succeeded once, so a
+        model fetched later is picked up without a restart; operators never retry it."""
 
     @abstractmethod
     def process(
