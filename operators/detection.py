@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -29,10 +29,22 @@ from operators.base import (
     TaskError,
     no_progress,
 )
+from operators.batching import Batcher
 
 DEFAULT_FPS = 1.0
 DEFAULT_CONFIDENCE = 0.5
 DEFAULT_BATCH = 8
+# One model call across the tasks in flight: at most this many frames and this many bytes of
+# RGB pixels. The frame count binds up to 1080p (6 MiB a frame); at 4K (24 MiB) the bytes
+# do, at 10 frames, so a call's input stays near 1 GiB even as torch's float32 copy.
+MAX_BATCH_FRAMES = 32
+MAX_BATCH_BYTES = 256 << 20
+# With a partial batch the model thread waits this long for other tasks' frames (only while
+# some of the tasks in flight have none waiting): small beside a model call (3-200 ms).
+LINGER_S = 0.005
+# How long a task waits for its frames' results: only a hung model gets near it (a call of
+# 32 frames at the slowest measured, OCR at 0.2-1 s a frame, is well under a minute).
+MODEL_WAIT_S = 300.0
 # RGBA inputs are composited over white: dark text on a transparent PNG stays readable.
 BACKGROUND = 255.0
 DECIMALS_TIME, DECIMALS_BOX, DECIMALS_SCORE = 3, 4, 4
@@ -297,11 +309,19 @@ def sigmoid(value: float) -> float:
 
 
 class DetectionOperator(Operator):
-    """Loads its model once (`setup`); a missing model fails each task with `model_missing`
-    and is looked for again on the next task, so a `strobe models fetch` needs no restart."""
+    """Loads its model once (`setup`, which raises `model_missing` until the weights are
+    there). Up to `concurrent_tasks` tasks run at once on one instance: each decodes and
+    samples its own frames in its own thread and hands them to one `Batcher`, whose model
+    thread is the only caller of `detect`, so frames from all of them share each model call
+    and `detect` needs no locking of its own."""
 
     field_name: ClassVar[str] = "label"
-    batch_size: ClassVar[int] = DEFAULT_BATCH
+    batch_size: ClassVar[int] = DEFAULT_BATCH  # frames one task hands over at a time
+    # Four tasks of `batch_size` (8) fill one model call of MAX_BATCH_FRAMES (32), the most
+    # benchmarks/gpu_check.py measures. More would only queue behind the same model thread
+    # while each holds its decoded frames (up to 64 MiB ahead, pipeline.media) in memory.
+    concurrent_tasks: ClassVar[int] = 4
+    max_batch_frames: ClassVar[int] = MAX_BATCH_FRAMES
     # A quarter of a GPU lets four detection actors share one; the pool claims GPUs only
     # where the cluster has them. On CPU half a core each: the worker often has two.
     resources = Resources(num_cpus=0.5, num_gpus=0.25)
@@ -309,15 +329,20 @@ class DetectionOperator(Operator):
     def __init__(self) -> None:
         self.loaded = False
         self.device = "cpu"
+        self._loading = threading.Lock()
+        self._batcher: Batcher[list[Found]] = Batcher(
+            self.detect,
+            max_frames=self.max_batch_frames,
+            max_bytes=MAX_BATCH_BYTES,
+            linger_s=LINGER_S,
+            name=f"{self.kind}-model",
+        )
 
     def setup(self) -> None:
-        with suppress(TaskError):
-            self._ensure_loaded()
-
-    def _ensure_loaded(self) -> None:
-        if not self.loaded:
-            self.load()
-            self.loaded = True
+        with self._loading:
+            if not self.loaded:
+                self.load()
+                self.loaded = True
 
     @abstractmethod
     def load(self) -> None:
@@ -325,15 +350,23 @@ class DetectionOperator(Operator):
 
     @abstractmethod
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Found]]:
-        """One list of hits per RGB frame, boxes normalised."""
+        """One list of hits per RGB frame, boxes normalised. Called from one thread only."""
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
         config = DetectConfig.from_options(options)
-        self._ensure_loaded()
-        result = scan(source, config, self.detect, progress, self.batch_size)
+        if not self.loaded:  # setup() failed or was skipped: the same TaskError it raises
+            self.setup()
+        with self._batcher.joined():
+            result = scan(source, config, self._shared_detect, progress, self.batch_size)
         return self.report(source, config, result)
+
+    def _shared_detect(self, frames: Sequence[np.ndarray]) -> list[list[Found]]:
+        try:
+            return self._batcher.run(frames, timeout=MODEL_WAIT_S)
+        except TimeoutError as exc:
+            raise TaskError("internal", str(exc), retryable=True) from exc
 
     def report(self, source: MediaSource, config: DetectConfig, result: Scan) -> Artifact:
         return report(source, config, result, field_name=self.field_name)

@@ -68,16 +68,23 @@ def test_benign_photos_are_not_nsfw(photos: dict[str, Path], name: str) -> None:
     assert all(0.0 <= score < 0.5 for score in data["categories"].values())
 
 
-def test_nsfw_without_the_extra_is_model_missing(
+def test_nsfw_without_the_extra_is_model_missing_until_it_is_installed(
     photos: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = models.package_dir
+    installed = False
     monkeypatch.setattr(
-        models, "package_dir", lambda name: None if name == "nudenet" else real(name)
+        models,
+        "package_dir",
+        lambda name: None if name == "nudenet" and not installed else real(name),
     )
     operator = NsfwOperator()
-    operator.setup()  # does not raise: the task does
     with pytest.raises(TaskError) as caught:
-        operator.process(MediaFile(photos["coffee"]), {})
+        operator.setup()  # the runtime calls it again before the next task
     assert caught.value.code == "model_missing"
     assert "pip install 'strobe[nsfw]'" in caught.value.message
+    with pytest.raises(TaskError) as again:  # a task on it fails the same way
+        operator.process(MediaFile(photos["coffee"]), {})
+    assert (again.value.code, again.value.message) == ("model_missing", caught.value.message)
+    installed = True
+    assert run(operator, photos["coffee"])["detected"] is False

@@ -87,12 +87,15 @@ def test_forced_yunet_without_its_file_is_model_missing_until_it_is_fetched(
     monkeypatch.setenv(MODEL_ENV, "yunet")
     picture = squares(tmp_path / "vga.png", (640, 480), (96, 64, 32, BLUE))
     operator = FacesOperator()
-    operator.setup()  # does not raise: the task does
     with pytest.raises(TaskError) as caught:
-        run(operator, picture)
+        operator.setup()  # the runtime calls it again before the next task
     assert caught.value.code == "model_missing"
     assert f"strobe models fetch {YUNET}" in caught.value.message
-    write_model(models_dir / MODEL_FILE)  # fetched: the next task needs no restart
+    with pytest.raises(TaskError) as again:  # a task on it fails the same way
+        run(operator, picture)
+    assert (again.value.code, again.value.message) == ("model_missing", caught.value.message)
+    write_model(models_dir / MODEL_FILE)  # fetched: no restart needed
+    operator.setup()
     data, summary = run(operator, picture)
     assert summary["model"] == YUNET and len(data["timeline"]) == 1
 

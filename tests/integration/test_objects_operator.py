@@ -83,16 +83,26 @@ def test_a_video_is_sampled_and_batched(objects: ObjectsOperator, tmp_path: Path
     assert max(e["end"] - e["start"] for e in data["timeline"]) > 0.5
 
 
-def test_without_weights_the_task_is_model_missing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_weights_setup_and_tasks_are_model_missing_until_they_are_fetched(
+    random_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("STROBE_MODELS_DIR", str(tmp_path / "empty"))
+    folder = tmp_path / "models"
+    folder.mkdir()
+    monkeypatch.setenv("STROBE_MODELS_DIR", str(folder))
     operator = ObjectsOperator()
-    operator.setup()  # the actor survives; each task reports it
     with pytest.raises(TaskError) as caught:
-        operator.process(MediaFile(photo("coffee", tmp_path / "c.png")), {})
+        operator.setup()  # the runtime calls it again before the next task
     assert caught.value.code == "model_missing"
     assert "strobe models fetch ssdlite320-coco" in caught.value.message
+    with pytest.raises(TaskError) as again:  # a task on it fails the same way
+        operator.process(MediaFile(photo("coffee", tmp_path / "c.png")), {})
+    assert (again.value.code, again.value.message) == ("model_missing", caught.value.message)
+    name = MODELS[MODEL].files[0].name
+    (folder / name).symlink_to(random_weights / name)  # fetched: no restart needed
+    operator.setup()
+    assert operator.loaded
+    data = json.loads(operator.process(MediaFile(tmp_path / "c.png"), {}).data or b"")
+    assert data["frames"] == 1
 
 
 def test_a_corrupt_weights_file_is_model_missing(

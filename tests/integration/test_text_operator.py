@@ -86,3 +86,30 @@ def test_a_confidence_of_1_keeps_nothing(ocr: TextOperator, tmp_path: Path) -> N
     text_picture(LINES).save(path)
     data = read(ocr, path, confidence=1.0)
     assert data == {**data, "detected": False, "confidence": 1.0, "timeline": []}
+
+
+def test_without_rapidocr_setup_and_tasks_are_model_missing_until_it_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from operators import models
+    from operators.base import TaskError
+
+    real = models.package_dir
+    installed = False
+    monkeypatch.setattr(
+        models,
+        "package_dir",
+        lambda name: None if name == "rapidocr_onnxruntime" and not installed else real(name),
+    )
+    operator = TextOperator()
+    with pytest.raises(TaskError) as caught:
+        operator.setup()  # the runtime calls it again before the next task
+    assert caught.value.code == "model_missing" and "rapidocr" in caught.value.message
+    path = tmp_path / "lines.png"
+    text_picture(LINES[:1]).save(path)
+    with pytest.raises(TaskError) as again:  # a task on it fails the same way
+        operator.process(MediaFile(path), {})
+    assert (again.value.code, again.value.message) == ("model_missing", caught.value.message)
+    installed = True
+    operator.setup()
+    assert [e["text"].casefold() for e in read(operator, path)["timeline"]] == ["hello strobe"]
