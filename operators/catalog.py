@@ -10,17 +10,35 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class Budget:
+    """How long one task of a kind may run, from the moment an actor takes it: the input's
+    fetch (STROBE_FETCH_TIMEOUT), then `base_s` plus `per_media_s` for every second of
+    media, times the sampling rate for kinds that take `fps` (one frame per second and up).
+    Sized for CPU nodes with room to spare: a task over it is stuck, not slow."""
+
+    base_s: float
+    per_media_s: float
+    per_sampled_fps: bool = False
+
+
+@dataclass(frozen=True)
 class KindSpec:
     kind: str
     object: str  # "source", "track" or "intelligence"
     formats: tuple[str, ...]  # first one is the default
     options: frozenset[str]
+    budget: Budget
 
 
 _COMMON = frozenset({"format", "filename"})
 _TIME = frozenset({"start", "end", "duration"})
 _SIZE = frozenset({"width", "height", "fit"})
 _DETECT = _COMMON | _TIME | frozenset({"fps", "confidence"})
+# Budgets: a 720p x264 encode runs at ~4x real time on 2 cores (a CMAF ladder or AV1 far
+# slower); OCR takes ~0.2 s a sampled frame; Whisper `small` on a CPU ~1x real time.
+_ENCODE = Budget(base_s=120.0, per_media_s=8.0)
+_DETECT_BUDGET = Budget(base_s=120.0, per_media_s=3.0, per_sampled_fps=True)
+_TRANSCRIBE = Budget(base_s=180.0, per_media_s=4.0)
 
 KINDS: dict[str, KindSpec] = {
     spec.kind: spec
@@ -30,24 +48,37 @@ KINDS: dict[str, KindSpec] = {
             "source",
             ("mp4", "webm", "av1", "cmaf"),
             _COMMON | _TIME | _SIZE | {"fps", "quality", "bitrate", "codec"},
+            _ENCODE,
         ),
         KindSpec(
             "image",
             "source",
             ("jpeg", "png", "webp", "avif"),
             _COMMON | _SIZE | {"quality", "start"},
+            Budget(base_s=120.0, per_media_s=0.0),
         ),
-        KindSpec("audio", "source", ("mp3", "wav", "ogg"), _COMMON | _TIME | {"bitrate"}),
-        KindSpec("objects", "intelligence", ("json",), _DETECT),
-        KindSpec("faces", "intelligence", ("json",), _DETECT),
-        KindSpec("text", "intelligence", ("json",), _DETECT),
-        KindSpec("nsfw", "intelligence", ("json",), _DETECT),
-        KindSpec("speech", "intelligence", ("json",), _COMMON | _TIME | {"language"}),
-        KindSpec("subtitles", "track", ("vtt", "srt"), _COMMON | _TIME | {"language"}),
-        KindSpec("outline", "intelligence", ("json",), _COMMON | {"language"}),
-        KindSpec("chapters", "track", ("json", "vtt"), _COMMON | {"language"}),
         KindSpec(
-            "thumbnails", "track", ("json",), _COMMON | _TIME | {"width", "count", "interval"}
+            "audio",
+            "source",
+            ("mp3", "wav", "ogg"),
+            _COMMON | _TIME | {"bitrate"},
+            Budget(base_s=120.0, per_media_s=1.0),
+        ),
+        KindSpec("objects", "intelligence", ("json",), _DETECT, _DETECT_BUDGET),
+        KindSpec("faces", "intelligence", ("json",), _DETECT, _DETECT_BUDGET),
+        KindSpec("text", "intelligence", ("json",), _DETECT, _DETECT_BUDGET),
+        KindSpec("nsfw", "intelligence", ("json",), _DETECT, _DETECT_BUDGET),
+        KindSpec("speech", "intelligence", ("json",), _COMMON | _TIME | {"language"}, _TRANSCRIBE),
+        KindSpec("subtitles", "track", ("vtt", "srt"), _COMMON | _TIME | {"language"}, _TRANSCRIBE),
+        KindSpec("outline", "intelligence", ("json",), _COMMON | {"language"}, _TRANSCRIBE),
+        # Chapters decode every frame for scene cuts, then transcribe.
+        KindSpec("chapters", "track", ("json", "vtt"), _COMMON | {"language"}, _TRANSCRIBE),
+        KindSpec(
+            "thumbnails",
+            "track",
+            ("json",),
+            _COMMON | _TIME | {"width", "count", "interval"},
+            Budget(base_s=120.0, per_media_s=1.0),
         ),
     )
 }

@@ -78,6 +78,15 @@ def titled(chapters: Sequence[Chapter], segments: Sequence[Segment]) -> list[Cha
 class ChaptersOperator(TranscriptOperator):
     kind = "chapters"
 
+    def setup(self) -> None:
+        """Whisper is optional here: without it chapters are numbered, not titled, and each
+        task looks for the model again (`_speech`)."""
+        try:
+            super().setup()
+        except TaskError as exc:
+            if exc.code != "model_missing":
+                raise
+
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:

@@ -23,6 +23,11 @@ OPERATORS: dict[str, str] = {
 
 
 def load_operator(kind: str) -> type[Operator]:
-    module_name, _, class_name = OPERATORS[kind].partition(":")
+    return load_path(OPERATORS[kind])
+
+
+def load_path(path: str) -> type[Operator]:
+    """`package.module:Class` -> the class."""
+    module_name, _, class_name = path.partition(":")
     cls: type[Operator] = getattr(importlib.import_module(module_name), class_name)
     return cls

@@ -14,7 +14,6 @@ import json
 import math
 import os
 from collections.abc import Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,8 +121,8 @@ def model_size(env: Mapping[str, str] | None = None, *, cuda: bool = False) -> s
 
 
 class SpeechOperator(Operator):
-    """Whisper loaded once per actor (`setup`). Missing weights fail each task with
-    `model_missing` and are looked for again on the next one, so a fetch needs no restart."""
+    """Whisper loaded once per actor (`setup`). Missing weights raise `model_missing`; the
+    runtime fails the task with it and calls `setup` again before the next one."""
 
     kind = "speech"
     # Whisper uses every core it is given; on GPU nodes half a GPU (fp16 `turbo` is ~2 GB).
@@ -136,8 +135,7 @@ class SpeechOperator(Operator):
         self.size = ""
 
     def setup(self) -> None:
-        with suppress(TaskError):
-            self.load()
+        self.load()
 
     def load(self) -> None:
         if self.model is not None:

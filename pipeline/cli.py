@@ -127,6 +127,7 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     from pipeline.decoders import hardware_decoder
     from pipeline.encoders import probe_at_start
     from pipeline.runtime.autoscale import BacklogSignal
+    from pipeline.runtime.budget import budget_s
     from pipeline.runtime.dispatcher import Dispatcher
     from pipeline.runtime.ray_pool import RayActorPool, request_backlog, start_ray
     from pipeline.runtime.retry import RetryPolicy
@@ -166,6 +167,7 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
         kinds=sorted(OPERATORS),
         lease_s=settings.lease_seconds,
         retry=RetryPolicy(max_attempts=settings.max_attempts),
+        budget=lambda kind, options, media_s: budget_s(settings, kind, options, media_s),
     )
     try:
         dispatcher.run(lambda: stopping or (exit_with_parent and os.getppid() != parent))

@@ -32,13 +32,19 @@ class Settings:
     max_input_bytes: int = 2 * 1024**3
     fetch_timeout_s: float = 60.0
     max_input_pixels: int = 100_000_000
-    actors_per_kind: int = 2
+    actors_per_kind: int = 0  # a cap per kind and worker; 0: as many as the queue and cluster hold
     lease_seconds: float = 60.0
     max_attempts: int = 3
     url_ttl_s: int = 24 * 3600
     require_gpu: bool = False  # GPU/custom resources asked for even where no node has them yet
     autoscale_interval_s: float = 5.0  # backlog -> Ray resource requests; 0 turns it off
     autoscale_max_per_kind: int = 100  # bundles requested per kind at most
+    task_timeout_s: float | None = None  # one budget for every kind instead of the per-kind ones
+    kind_timeouts_s: Mapping[str, float] = field(default_factory=dict)  # kind -> budget
+    ray_num_cpus: int | None = None  # CPUs of the embedded local Ray (None: all of them)
+    placement_timeout_s: float = 60.0  # an actor Ray has not placed and started by then goes
+    setup_timeout_s: float = 600.0  # an actor whose model has not loaded by then goes
+    actor_idle_s: float = 300.0  # an actor idle this long is retired (nodes may scale down)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,12 +66,18 @@ class Settings:
             max_input_bytes=_int(env, "STROBE_MAX_INPUT_BYTES", 2 * 1024**3),
             fetch_timeout_s=_float(env, "STROBE_FETCH_TIMEOUT", 60.0),
             max_input_pixels=_int(env, "STROBE_MAX_INPUT_PIXELS", 100_000_000),
-            actors_per_kind=_int(env, "STROBE_ACTORS_PER_KIND", 2),
+            actors_per_kind=_int(env, "STROBE_ACTORS_PER_KIND", 0),
             lease_seconds=_float(env, "STROBE_LEASE_SECONDS", 60.0),
             max_attempts=_int(env, "STROBE_MAX_ATTEMPTS", 3),
             require_gpu=_flag(env, "STROBE_REQUIRE_GPU"),
             autoscale_interval_s=_float(env, "STROBE_AUTOSCALE_INTERVAL", 5.0),
             autoscale_max_per_kind=_int(env, "STROBE_AUTOSCALE_MAX_PER_KIND", 100),
+            task_timeout_s=_optional_float(env, "STROBE_TASK_TIMEOUT_S"),
+            kind_timeouts_s=_kind_timeouts(env),
+            ray_num_cpus=int(_optional_float(env, "STROBE_RAY_NUM_CPUS") or 0) or None,
+            placement_timeout_s=_float(env, "STROBE_PLACEMENT_TIMEOUT_S", 60.0),
+            setup_timeout_s=_float(env, "STROBE_SETUP_TIMEOUT_S", 600.0),
+            actor_idle_s=_float(env, "STROBE_ACTOR_IDLE_S", 300.0),
         )
 
     def with_generated_secrets(self) -> Settings:
@@ -90,6 +102,29 @@ def parse_api_keys(raw: str) -> dict[str, str]:
             raise ConfigError(f"STROBE_API_KEYS: expected 'key:project_id' pairs, got {pair!r}")
         keys[key] = project
     return keys
+
+
+KIND_TIMEOUT_PREFIX = "STROBE_TASK_TIMEOUT_S_"
+
+
+def _kind_timeouts(env: Mapping[str, str]) -> dict[str, float]:
+    """`STROBE_TASK_TIMEOUT_S_SPEECH=1800` -> {"speech": 1800.0}."""
+    return {
+        name.removeprefix(KIND_TIMEOUT_PREFIX).lower(): _positive(env, name)
+        for name in env
+        if name.startswith(KIND_TIMEOUT_PREFIX)
+    }
+
+
+def _optional_float(env: Mapping[str, str], name: str) -> float | None:
+    return _positive(env, name) if env.get(name, "").strip() else None
+
+
+def _positive(env: Mapping[str, str], name: str) -> float:
+    value = _float(env, name, 0.0)
+    if value <= 0:
+        raise ConfigError(f"{name} must be a number above 0")
+    return value
 
 
 def _read_or_create(path: Path, prefix: str) -> str:

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from operators.base import Artifact, Operator, Progress, TaskError, no_progress
+from operators.base import Artifact, Operator, TaskError
 from operators.catalog import KINDS
 from pipeline.config import Settings
 from pipeline.fetch import download
@@ -40,10 +40,27 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """Why a task did not finish: a code from the README's error table, a message for the
+    client, and whether running it again could help."""
+
+    code: str
+    message: str
+    retryable: bool = False
+
+    @classmethod
+    def of(cls, exc: TaskError) -> Failure:
+        return cls(exc.code, exc.message, exc.retryable)
+
+    def as_error(self) -> TaskError:
+        return TaskError(self.code, self.message, retryable=self.retryable)
+
+
+@dataclass(frozen=True)
 class JobResult:
     task_id: str
     output: FileRecord | None = None
-    error: dict[str, Any] = field(default_factory=dict)  # code, message, retryable
+    error: Failure | None = None
     ran_on: str | None = None
 
     @property
@@ -51,43 +68,81 @@ class JobResult:
         return self.output is not None
 
 
+class TaskMonitor:
+    """The runtime's view into one running task, and its way to stop it.
+
+    The executor reports progress and the probed input's duration here; the runtime reads
+    them (progress for the store, the duration for the time budget) and may ask the task to
+    stop, which the next progress report or fetch read raises as the given failure. A task
+    that never reports again is killed with its actor by the runtime instead.
+    """
+
+    def __init__(self) -> None:
+        self.fraction = 0.0
+        self.media_duration: float | None = None  # None until the input was probed
+        self.probed = False
+        self.stop_with: Failure | None = None
+
+    def progress(self, fraction: float) -> None:
+        self.fraction = max(self.fraction, min(1.0, fraction))
+        self.check()
+
+    def input_probed(self, duration: float | None) -> None:
+        self.media_duration, self.probed = duration, True
+        self.check()
+
+    def stop(self, failure: Failure) -> None:
+        self.stop_with = self.stop_with or failure
+
+    def check(self) -> None:
+        if self.stop_with is not None:
+            raise self.stop_with.as_error()
+
+
 def execute(
     job: Job,
     operator: Operator,
     storage: Storage,
     settings: Settings,
-    progress: Progress = no_progress,
+    monitor: TaskMonitor | None = None,
 ) -> JobResult:
+    monitor = monitor or TaskMonitor()
     try:
-        return JobResult(job.task_id, output=_run(job, operator, storage, settings, progress))
+        return JobResult(job.task_id, output=_run(job, operator, storage, settings, monitor))
     except TaskError as exc:
-        return JobResult(job.task_id, error=_error(exc.code, exc.message, exc.retryable))
+        return JobResult(job.task_id, error=Failure.of(exc))
     except Exception as exc:  # a bug: keep the worker alive, say so, log the task id
         log.exception("task %s failed with an internal error", job.task_id)
-        return JobResult(job.task_id, error=_error("internal", f"internal error: {exc}", False))
+        return JobResult(job.task_id, error=Failure("internal", f"internal error: {exc}"))
 
 
 def _run(
-    job: Job, operator: Operator, storage: Storage, settings: Settings, progress: Progress
+    job: Job, operator: Operator, storage: Storage, settings: Settings, monitor: TaskMonitor
 ) -> FileRecord:
     work = settings.data_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work, prefix=f"{job.task_id}-") as tmp:
         source_path = Path(tmp) / "input"
-        _fetch_input(job, storage, settings, source_path)
-        progress(FETCHED)
+        _fetch_input(job, storage, settings, source_path, monitor)
+        monitor.progress(FETCHED)
         source = MediaFile(
             source_path, max_pixels=settings.max_input_pixels, workdir=Path(tmp) / "scratch"
         )
+        monitor.input_probed(source.info.duration)
         artifact = operator.process(
-            source, job.options, lambda done: progress(FETCHED + (PROCESSED - FETCHED) * done)
+            source,
+            job.options,
+            lambda done: monitor.progress(FETCHED + (PROCESSED - FETCHED) * done),
         )
+        monitor.check()
         output = _store_output(job, artifact, storage, Path(tmp))
-        progress(PROCESSED)
+        monitor.progress(PROCESSED)
         return output
 
 
-def _fetch_input(job: Job, storage: Storage, settings: Settings, dest: Path) -> None:
+def _fetch_input(
+    job: Job, storage: Storage, settings: Settings, dest: Path, monitor: TaskMonitor
+) -> None:
     if job.input_url:
         download(
             job.input_url,
@@ -95,6 +150,7 @@ def _fetch_input(job: Job, storage: Storage, settings: Settings, dest: Path) -> 
             max_bytes=settings.max_input_bytes,
             timeout_s=settings.fetch_timeout_s,
             allow_private=settings.allow_private_urls,
+            check_stop=monitor.check,
         )
     elif job.input_key:
         try:
@@ -169,7 +225,3 @@ def _put(storage: Storage, key: str, path: Path, mimetype: str) -> int:
         raise TaskError(
             "storage_unavailable", f"could not store the output: {exc}", retryable=exc.retryable
         ) from exc
-
-
-def _error(code: str, message: str, retryable: bool) -> dict[str, Any]:
-    return {"code": code, "message": message, "retryable": retryable}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -12,14 +13,29 @@ from operators.base import TaskError
 from pipeline.urlguard import ensure_public
 
 MAX_REDIRECTS = 5
-CHUNK = 1 << 20
+# Longest silence between two reads: the overall deadline is checked after every read, so a
+# server trickling bytes overruns `timeout_s` by at most this.
+MAX_STALL_S = 10.0
+
+
+def _never_stop() -> None:
+    """The default stop check: never asks the download to stop."""
 
 
 def download(
-    url: str, dest: Path, *, max_bytes: int, timeout_s: float, allow_private: bool
+    url: str,
+    dest: Path,
+    *,
+    max_bytes: int,
+    timeout_s: float,
+    allow_private: bool,
+    check_stop: Callable[[], None] = _never_stop,
 ) -> None:
+    """`check_stop` is called after every read; it raises (e.g. the task's time budget ran
+    out) to abandon the download."""
     deadline = time.monotonic() + timeout_s
-    timeout = httpx.Timeout(timeout_s, connect=min(10.0, timeout_s))
+    stall_s = min(MAX_STALL_S, timeout_s)
+    timeout = httpx.Timeout(stall_s, connect=min(10.0, timeout_s))
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             # Each hop is checked: a public URL may redirect to a private one.
@@ -30,7 +46,7 @@ def download(
                         url = urljoin(url, response.headers["location"])
                         continue
                     _check_response(response, max_bytes)
-                    _save(response, dest, max_bytes, deadline)
+                    _save(response, dest, max_bytes, deadline, check_stop)
                     return
             except httpx.TimeoutException as exc:
                 raise TaskError(
@@ -57,10 +73,17 @@ def _check_response(response: httpx.Response, max_bytes: int) -> None:
         )
 
 
-def _save(response: httpx.Response, dest: Path, max_bytes: int, deadline: float) -> None:
+def _save(
+    response: httpx.Response,
+    dest: Path,
+    max_bytes: int,
+    deadline: float,
+    check_stop: Callable[[], None],
+) -> None:
     received = 0
     with dest.open("wb") as out:
-        for chunk in response.iter_bytes(CHUNK):
+        for chunk in response.iter_bytes():  # one chunk per network read, however small
+            check_stop()
             received += len(chunk)
             if received > max_bytes:
                 raise TaskError(

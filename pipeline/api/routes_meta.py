@@ -9,6 +9,8 @@ from pipeline.api import metrics
 from pipeline.api.context import ViewOf, state
 
 router = APIRouter(tags=["meta"])
+# Workers report every 5 s; one silent for longer than this is gone (or cut off).
+WORKER_REPORT_MAX_AGE_S = 30.0
 
 
 @router.get("/health")
@@ -18,7 +20,14 @@ def health(request: Request, show: ViewOf) -> JSONResponse:
 
 @router.get("/metrics")
 def prometheus_metrics(request: Request) -> Response:
-    """Queue depth per kind in the Prometheus text format: the autoscaling signal."""
+    """Queue depth per kind in the Prometheus text format (the autoscaling signal), and the
+    workers' actors and time budgets."""
     app = state(request)
-    body = metrics.render(app.store.queue_depth(), app.enabled_kinds)
+    store = app.store
+    body = metrics.render(
+        store.queue_depth(),
+        app.enabled_kinds,
+        store.worker_reports(max_age_s=WORKER_REPORT_MAX_AGE_S),
+        store.count_errors("timeout"),
+    )
     return Response(body, media_type=metrics.CONTENT_TYPE)

@@ -8,7 +8,7 @@ the autoscaler adds) nodes that have them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from operators.base import Resources
 
@@ -48,3 +48,22 @@ def backlog_bundles(
         wanted = min(counts.get("waiting", 0) + counts.get("processing", 0), max_per_kind)
         bundles += [dict(shapes[kind]) for _ in range(wanted)]
     return bundles
+
+
+def subtract(available: Mapping[str, float], shapes: list[Shape]) -> dict[str, float]:
+    """What is left of `available` once `shapes` (actors asked for but not yet placed) are
+    taken from it: an actor counts against the cluster from the moment it is requested."""
+    left = dict(available)
+    for shape in shapes:
+        for name, amount in shape.items():
+            left[name] = left.get(name, 0.0) - amount
+    return left
+
+
+def never_fits(shape: Shape, node_totals: Sequence[Mapping[str, float]]) -> str | None:
+    """Why no node could ever hold an actor of `shape` (None: some node could, once free).
+    A node an autoscaler may add later is not known here: the backlog request covers it."""
+    if any(all(node.get(n, 0.0) + 1e-9 >= a for n, a in shape.items()) for node in node_totals):
+        return None
+    wanted = ", ".join(f"{name} {amount:g}" for name, amount in sorted(shape.items()))
+    return f"no node has {wanted}" if node_totals else "the cluster has no nodes"

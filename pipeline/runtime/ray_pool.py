@@ -1,32 +1,48 @@
-"""The one module that knows Ray: operator actors and the pool that feeds them."""
+"""The one module that knows Ray: operator actors and the pool that feeds them.
+
+An actor goes `placing` (asked of Ray) -> `setting_up` (placed and started; its model
+loading) -> `ready`; each step has a deadline, after which the actor is killed and the
+kind tried again later. Tasks are handed only to ready actors, so a leased task never
+waits on an actor Ray cannot place (docs/ARCHITECTURE.md, "Runtime").
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import RayError, RayTaskError
 
-from operators.base import Resources, TaskError
+from operators.base import Operator
 from pipeline.config import Settings
-from pipeline.executor import Job, JobResult, execute
-from pipeline.runtime.placement import Shape, actor_shape, fits
-from pipeline.runtime.progress import ThrottledProgress
+from pipeline.executor import Failure, Job, JobResult
+from pipeline.runtime.host import OperatorHost, TaskStatus
+from pipeline.runtime.placement import Shape, actor_shape, fits, never_fits, subtract
 
 log = logging.getLogger(__name__)
 AVAILABLE_TTL_S = 0.5
 CLUSTER_TTL_S = 10.0  # nodes come and go (autoscaling): look again now and then
+SETTLE_S = 2.0  # Ray's view of free resources lags a placement or a kill by about this
+STATUS_INTERVAL_S = 1.0
+BLOCKED_RETRY_S = 10.0  # after a placement or setup failure, wait before trying the kind again
+IDLE_GRACE_S = 2.0  # an idle actor is retired for a growing kind only after this long
+CONTROL_CALLS = 2  # threads an actor keeps for status and stop besides its task slots
 
 
 def start_ray(settings: Settings) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    local = not settings.ray_address
     ray.init(
         # "local": a fresh instance, never a cluster some `ray start` left on this machine.
         address=settings.ray_address or "local",
+        num_cpus=settings.ray_num_cpus if local else None,
         include_dashboard=False,
         ignore_reinit_error=True,
         logging_level=logging.WARNING,
@@ -43,86 +59,92 @@ def request_backlog(bundles: list[Shape]) -> None:
 
 @ray.remote
 class OperatorActor:
-    """Loads one operator once (`setup`) and runs its tasks one at a time."""
+    """One operator, set up once, running up to `concurrent_tasks` tasks at a time."""
 
-    def __init__(self, kind: str, settings: Settings) -> None:
-        from operators.registry import load_operator
+    def __init__(self, operator_path: str, settings: Settings) -> None:
+        from operators.registry import load_path
         from pipeline.storage import open_storage
-        from pipeline.store import open_store
 
         logging.basicConfig(level=logging.INFO)
-        self.operator = load_operator(kind)()
-        self.storage = open_storage(settings.storage_url, settings.s3_endpoint_url)
-        self.store = open_store(settings.database_url)
-        self.settings = settings
+        storage = open_storage(settings.storage_url, settings.s3_endpoint_url)
+        self.host = OperatorHost(load_path(operator_path)(), storage, settings)
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.ready = False
-        self._setup()
 
-    def _setup(self) -> JobResult | None:
-        """Load the operator's model; a failure (e.g. model_missing) fails tasks, not the actor,
-        and is tried again on the next task (the model may have been fetched since)."""
-        if self.ready:
-            return None
-        try:
-            self.operator.setup()
-        except TaskError as exc:
-            return JobResult(
-                "", error={"code": exc.code, "message": exc.message, "retryable": exc.retryable}
-            )
-        self.ready = True
-        return None
+    def ready(self) -> str:
+        return self.node_id
+
+    def setup(self) -> Failure | None:
+        return self.host.ensure_setup()
 
     def run(self, job: Job) -> JobResult:
-        failed = self._setup()
-        if failed is not None:
-            return replace(failed, task_id=job.task_id, ran_on=self.node_id)
+        return replace(self.host.run(job), ran_on=self.node_id)
 
-        def write(percent: int) -> None:
-            self.store.set_progress(job.task_id, job.owner, percent)
+    def status(self) -> dict[str, TaskStatus]:
+        return self.host.status()
 
-        progress = ThrottledProgress(write)
-        result = execute(job, self.operator, self.storage, self.settings, progress)
-        return replace(result, ran_on=self.node_id)
+    def stop(self, task_id: str, failure: Failure) -> bool:
+        return self.host.stop(task_id, failure)
 
 
-@dataclass
-class _KindPool:
-    resources: Resources
-    idle: list[Any] = field(default_factory=list)
-    size: int = 0
+@dataclass(eq=False)
+class _Actor:
+    kind: str
+    handle: Any
+    shape: Shape
+    slots: int
+    phase: str  # placing | setting_up | ready
+    since: float  # when it entered its phase
+    starting: Any = None  # the ready() or setup() call being waited on
+    running: set[str] = field(default_factory=set)
+    draining: bool = False  # takes no new task; killed once its tasks end
+
+    def free(self) -> int:
+        usable = self.phase == "ready" and not self.draining
+        return self.slots - len(self.running) if usable else 0
 
 
 class RayActorPool:
-    """Actors per kind, created on first use, at most `actors_per_kind` each, and only as
-    many as the cluster has room for: when a kind has no room, an idle actor of another
-    kind is retired to make some (several kinds share small nodes)."""
+    """Actors per kind, started for the work the queue holds, as many as the cluster has
+    room for (at most STROBE_ACTORS_PER_KIND per kind when set). A kind that has work and
+    no room gets it from idle actors of other kinds, or, when it has no actor at all, by
+    draining a busy one, so no kind waits on capacity that never comes."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.pools: dict[str, _KindPool] = {}
-        self.in_flight: dict[Any, tuple[Job, Any]] = {}  # ObjectRef -> (job, actor)
-        self._cluster: tuple[float, dict[str, float]] = (-CLUSTER_TTL_S, {})
-        self._available: tuple[float, dict[str, float]] = (0.0, {})
+    def __init__(
+        self,
+        settings: Settings,
+        operators: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from operators.registry import OPERATORS
+
+        self.settings, self.clock = settings, clock
+        self.operators = dict(OPERATORS if operators is None else operators)  # kind -> path
+        self.actors: list[_Actor] = []
+        self.in_flight: dict[Any, tuple[Job, _Actor]] = {}  # ObjectRef -> (job, actor)
+        self.killed: dict[str, Failure] = {}  # task id -> what to report for its killed actor
+        self.blocked: dict[str, str] = {}  # kind -> why its actors cannot start now
+        self.starts = 0
+        self._retry_at: dict[str, float] = {}
+        self._released: list[tuple[float, Shape]] = []  # killed recently: Ray may lag
+        self._classes: dict[str, type[Operator]] = {}
+        self._cluster: tuple[float, dict[str, float], list[dict[str, float]]] = (-1e9, {}, [])
+        self._available: tuple[float, dict[str, float]] = (-1e9, {})
         self._fallbacks_logged: set[tuple[str, str]] = set()
+        self._status_calls: dict[Any, _Actor] = {}
+        self._statuses: dict[str, TaskStatus] = {}
+        self._last_status_call = -1e9
+
+    # --- what the dispatcher uses ---------------------------------------------------------
 
     def free_slots(self, kind: str) -> int:
-        pool = self._pool(kind)
-        room = fits(self.shape(kind), self._available_resources())
-        creatable = min(self.settings.actors_per_kind - pool.size, room)
-        return len(pool.idle) + max(0, creatable)
-
-    def make_room(self, kind: str) -> None:
-        """Called for a kind that has waiting tasks and no free slot: retire an idle actor of
-        another kind, if that would let this kind start one."""
-        pool = self._pool(kind)
-        if not pool.idle and pool.size < self.settings.actors_per_kind:
-            self._retire_an_idle_actor(besides=kind)
+        self._advance_starting()
+        return sum(actor.free() for actor in self.actors if actor.kind == kind)
 
     def submit(self, job: Job) -> None:
-        pool = self._pool(job.kind)
-        actor = pool.idle.pop() if pool.idle else self._new_actor(job.kind, pool)
-        self.in_flight[actor.run.remote(job)] = (job, actor)
+        actor = max((a for a in self.actors if a.kind == job.kind), key=_Actor.free)
+        assert actor.free() > 0, f"no ready {job.kind} actor has a free slot"
+        actor.running.add(job.task_id)
+        self.in_flight[actor.handle.run.remote(job)] = (job, actor)
 
     def wait(self, timeout_s: float) -> list[JobResult]:
         if not self.in_flight:
@@ -132,50 +154,84 @@ class RayActorPool:
         first, _ = ray.wait(refs, num_returns=1, timeout=timeout_s)
         if not first:
             return []
-        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        return [self._collect(ref) for ref in ready]
+        done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        return [self._collect(ref) for ref in done]
 
-    def _collect(self, ref: Any) -> JobResult:
-        job, actor = self.in_flight.pop(ref)
-        pool = self.pools[job.kind]
-        try:
-            result: JobResult = ray.get(ref)
-        except RayActorError as exc:
-            # The actor died (OOM, crash, node lost): replace it and let the task retry.
-            log.warning("actor for %s died running %s: %s", job.kind, job.task_id, exc)
-            pool.size -= 1
-            return JobResult(
-                job.task_id,
-                error={
-                    "code": "worker_lost",
-                    "message": f"the worker running this task died: {exc}",
-                    "retryable": True,
-                },
+    def scale(self, waiting: Mapping[str, int]) -> None:
+        """Start actors for kinds with waiting tasks (a starved kind, with no actor, first);
+        retire idle and drained ones."""
+        self._advance_starting()
+        self._retire_idle(waiting)
+        counts = {kind: sum(a.kind == kind for a in self.actors) for kind in waiting}
+        for kind in sorted(waiting, key=lambda k: (counts[k] > 0, k)):
+            if waiting[kind] <= 0 or self.clock() < self._retry_at.get(kind, 0.0):
+                continue
+            mine = [a for a in self.actors if a.kind == kind and not a.draining]
+            spare = sum(a.slots - len(a.running) for a in mine)
+            slots = self._operator(kind).concurrent_tasks
+            wanted = math.ceil(max(0, waiting[kind] - spare) / slots)
+            if self.settings.actors_per_kind:
+                wanted = min(wanted, self.settings.actors_per_kind - len(mine))
+            for _ in range(wanted):
+                if not self._start(kind, waiting, starved=not mine):
+                    break
+                mine.append(self.actors[-1])
+
+    def statuses(self) -> dict[str, TaskStatus]:
+        """The running tasks' progress as their actors last told it (asked once a second,
+        answered without blocking the dispatcher)."""
+        if self._status_calls:
+            done, _ = ray.wait(
+                list(self._status_calls), num_returns=len(self._status_calls), timeout=0
             )
-        except RayTaskError as exc:  # a bug escaped the executor; the actor lives on
-            log.error("task %s raised in its actor: %s", job.task_id, exc)
-            result = JobResult(
-                job.task_id,
-                error={"code": "internal", "message": f"internal error: {exc}", "retryable": False},
-            )
-        pool.idle.append(actor)
-        return result
+            for ref in done:
+                self._status_calls.pop(ref)
+                with contextlib.suppress(RayError):  # died: its tasks come back through wait()
+                    self._statuses.update(ray.get(ref))
+        if self.clock() - self._last_status_call >= STATUS_INTERVAL_S:
+            self._last_status_call = self.clock()
+            asked = set(self._status_calls.values())
+            for actor in self.actors:
+                if actor.running and actor not in asked:
+                    self._status_calls[actor.handle.status.remote()] = actor
+        running = {task for actor in self.actors for task in actor.running}
+        self._statuses = {t: s for t, s in self._statuses.items() if t in running}
+        return dict(self._statuses)
 
-    def _pool(self, kind: str) -> _KindPool:
-        if kind not in self.pools:
-            from operators.registry import load_operator
+    def stop(self, task_id: str, failure: Failure) -> None:
+        """Ask the task to stop at its next progress report."""
+        actor = self._running(task_id)
+        if actor is not None:
+            actor.handle.stop.remote(task_id, failure)
 
-            self.pools[kind] = _KindPool(resources=load_operator(kind).resources)
-        return self.pools[kind]
+    def kill(self, task_id: str, failure: Failure) -> None:
+        """Kill the task's actor (it did not stop when asked): the task ends with `failure`,
+        any other task on that actor comes back as `worker_lost` and is retried."""
+        actor = self._running(task_id)
+        if actor is not None:
+            self.killed[task_id] = failure
+            log.warning("killing the %s actor running %s: %s", actor.kind, task_id, failure.code)
+            self._kill(actor)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Actors per kind and state, and why kinds are blocked: for /metrics."""
+        actors: dict[str, dict[str, int]] = {}
+        for actor in self.actors:
+            counts = actors.setdefault(actor.kind, {"ready": 0, "starting": 0, "busy": 0})
+            counts["ready" if actor.phase == "ready" else "starting"] += 1
+            counts["busy"] += bool(actor.running)
+        return {"actors": actors, "blocked": dict(self.blocked), "actor_starts": self.starts}
+
+    def close(self) -> None:
+        """Kill every actor (the worker is stopping; its tasks were released)."""
+        for actor in list(self.actors):
+            self._kill(actor)
+        self.actors.clear()
 
     def shape(self, kind: str) -> Shape:
         """The Ray resources a new actor of `kind` asks for on the cluster as it is now."""
-        resources = self._pool(kind).resources
-        fetched_at, cluster = self._cluster
-        if time.monotonic() - fetched_at > CLUSTER_TTL_S:
-            cluster = dict(ray.cluster_resources())
-            self._cluster = (time.monotonic(), cluster)
-        shape = actor_shape(resources, cluster, require=self.settings.require_gpu)
+        resources = self._operator(kind).resources
+        shape = actor_shape(resources, self._cluster_totals(), require=self.settings.require_gpu)
         wanted = {"GPU": resources.num_gpus, **resources.custom}
         for name in (n for n, amount in wanted.items() if amount and n not in shape):
             if (kind, name) not in self._fallbacks_logged:  # say so once, never silently
@@ -183,35 +239,199 @@ class RayActorPool:
                 log.info("no node has %s: %s actors run without it (CPU fallback)", name, kind)
         return shape
 
-    def _available_resources(self) -> dict[str, float]:
-        # Asked of the cluster at most twice a second: the dispatcher polls every kind.
-        fetched_at, available = self._available
-        if time.monotonic() - fetched_at > AVAILABLE_TTL_S:
-            available = dict(ray.available_resources())
-            self._available = (time.monotonic(), available)
-        return available
+    # --- results --------------------------------------------------------------------------
 
-    def _retire_an_idle_actor(self, besides: str) -> None:
-        for kind, pool in self.pools.items():
-            if kind != besides and pool.idle:
-                ray.kill(pool.idle.pop())
-                pool.size -= 1
-                self._available = (0.0, {})
-                log.info("retired an idle %s actor to make room for %s", kind, besides)
-                return
+    def _collect(self, ref: Any) -> JobResult:
+        job, actor = self.in_flight.pop(ref)
+        actor.running.discard(job.task_id)
+        killed = self.killed.pop(job.task_id, None)
+        try:
+            result: JobResult = ray.get(ref)
+        except RayTaskError as exc:  # a bug escaped the executor; the actor lives on
+            log.error("task %s raised in its actor: %s", job.task_id, exc)
+            result = JobResult(job.task_id, error=Failure("internal", f"internal error: {exc}"))
+        except RayError as exc:  # the actor died: killed, out of memory, node lost
+            self._forget(actor)
+            if killed is None:
+                log.warning("actor for %s died running %s: %s", job.kind, job.task_id, exc)
+            message = f"the worker running this task died: {exc}"
+            return JobResult(job.task_id, error=killed or Failure("worker_lost", message, True))
+        if not actor.running:
+            actor.since = self.clock()  # idle from now
+            if actor.draining:
+                self._kill(actor)
+        return result
 
-    def _new_actor(self, kind: str, pool: _KindPool) -> Any:
+    def _running(self, task_id: str) -> _Actor | None:
+        return next((a for a in self.actors if task_id in a.running), None)
+
+    # --- starting and retiring actors -----------------------------------------------------
+
+    def _start(self, kind: str, waiting: Mapping[str, int], *, starved: bool) -> bool:
         shape = self.shape(kind)
-        pool.size += 1
-        self._available = (0.0, {})
-        log.info("starting actor %d for %s (%s)", pool.size, kind, shape)
+        never = never_fits(shape, self._cluster_nodes())
+        if never is not None:
+            self._block(kind, f"{never}: its tasks wait (STROBE_REQUIRE_GPU, node types)")
+            return False
+        if fits(shape, self._room()) < 1 and not self._make_room(kind, shape, waiting, starved):
+            return False
+        self.blocked.pop(kind, None)
+        slots = self._operator(kind).concurrent_tasks
         custom = {k: v for k, v in shape.items() if k not in ("CPU", "GPU", "memory")}
         # SPREAD: on a cluster, a kind's actors land on different nodes instead of
         # piling onto the one this worker runs on (among the nodes that have its resources).
-        return OperatorActor.options(  # type: ignore[attr-defined]
+        handle = OperatorActor.options(  # type: ignore[attr-defined]
             num_cpus=shape.get("CPU", 0),
             num_gpus=shape.get("GPU", 0),
             memory=shape.get("memory"),
             resources=custom,
             scheduling_strategy="SPREAD",
-        ).remote(kind, self.settings)
+            max_concurrency=slots + CONTROL_CALLS,
+        ).remote(self.operators[kind], self.settings)
+        actor = _Actor(kind, handle, shape, slots, "placing", self.clock(), handle.ready.remote())
+        self.actors.append(actor)
+        self.starts += 1
+        log.info("starting actor %d for %s (%s)", len(self._of(kind)), kind, shape)
+        return True
+
+    def _make_room(
+        self, kind: str, shape: Shape, waiting: Mapping[str, int], starved: bool
+    ) -> bool:
+        """Retire idle actors of other kinds until `shape` fits; a starved kind may also
+        drain a busy actor (no new tasks, retired when they end). True if it fits now."""
+        now = self.clock()
+        idle = [
+            a
+            for a in self.actors
+            if a.kind != kind and a.phase == "ready" and not a.running and not a.draining
+        ]
+        if not starved:  # growing: only actors whose kind has nothing waiting, idle a while
+            idle = [a for a in idle if not waiting.get(a.kind) and now - a.since >= IDLE_GRACE_S]
+        idle.sort(key=lambda a: (bool(waiting.get(a.kind)), -len(self._of(a.kind)), a.since))
+        for actor in idle:
+            if fits(shape, self._room()) >= 1:
+                break
+            log.info("retiring an idle %s actor to make room for %s", actor.kind, kind)
+            self._kill(actor)
+        if fits(shape, self._room()) >= 1:
+            return True
+        if starved and not any(a.draining for a in self.actors):
+            busy = [a for a in self.actors if a.kind != kind and a.running and not a.draining]
+            if busy:
+                victim = max(busy, key=lambda a: (len(self._of(a.kind)), -len(a.running)))
+                victim.draining = True
+                log.info("draining a %s actor to make room for %s", victim.kind, kind)
+        return False
+
+    def _retire_idle(self, waiting: Mapping[str, int]) -> None:
+        now = self.clock()
+        for actor in list(self.actors):
+            if actor.phase != "ready" or actor.running:
+                continue
+            unused = now - actor.since >= self.settings.actor_idle_s and not waiting.get(actor.kind)
+            if actor.draining or unused:
+                log.info("retiring an idle %s actor", actor.kind)
+                self._kill(actor)
+
+    def _advance_starting(self) -> None:
+        """Move actors along placing -> setting_up -> ready; kill those past a deadline."""
+        starting = {a.starting: a for a in self.actors if a.starting is not None}
+        if not starting:
+            return
+        done, _ = ray.wait(list(starting), num_returns=len(starting), timeout=0)
+        now = self.clock()
+        for ref in done:
+            actor = starting[ref]
+            try:
+                answer = ray.get(ref)
+            except RayError as exc:
+                self._forget(actor)
+                self._block(actor.kind, f"its actor failed to start: {exc}")
+                continue
+            if actor.phase == "placing":
+                actor.phase, actor.since = "setting_up", now
+                actor.starting = actor.handle.setup.remote()
+            else:
+                if answer is not None:  # tasks report it (e.g. model_missing) and retry it
+                    log.warning("%s setup failed: %s", actor.kind, answer.message)
+                actor.phase, actor.since, actor.starting = "ready", now, None
+        for actor in [a for a in self.actors if a.starting is not None]:
+            limit = (
+                self.settings.placement_timeout_s
+                if actor.phase == "placing"
+                else self.settings.setup_timeout_s
+            )
+            if now - actor.since > limit:
+                what = "placed" if actor.phase == "placing" else "set up"
+                self._block(
+                    actor.kind,
+                    f"an actor needing {_describe(actor.shape)} was not {what} within {limit:g} s",
+                )
+                self._kill(actor)
+
+    def _block(self, kind: str, reason: str) -> None:
+        if self.blocked.get(kind) != reason:
+            log.warning("%s: %s", kind, reason)
+        self.blocked[kind] = reason
+        self._retry_at[kind] = self.clock() + BLOCKED_RETRY_S
+
+    def _kill(self, actor: _Actor) -> None:
+        ray.kill(actor.handle, no_restart=True)
+        actor.draining = True
+        if not actor.running:  # with tasks, it is forgotten when their refs fail
+            self._forget(actor)
+
+    def _forget(self, actor: _Actor) -> None:
+        if actor in self.actors:
+            self.actors.remove(actor)
+            if actor.phase != "placing":
+                self._released.append((self.clock(), actor.shape))
+
+    def _of(self, kind: str) -> list[_Actor]:
+        return [a for a in self.actors if a.kind == kind]
+
+    # --- what the cluster holds -----------------------------------------------------------
+
+    def _room(self) -> dict[str, float]:
+        """Free resources as this pool counts them: Ray's view, less the actors asked for
+        and not yet (or only just) placed, plus those retired too recently for Ray to show."""
+        now = self.clock()
+        self._released = [(t, s) for t, s in self._released if now - t < SETTLE_S]
+        fetched_at, available = self._available
+        if now - fetched_at > AVAILABLE_TTL_S:
+            available = dict(ray.available_resources())
+            self._available = (now, available)
+        unsettled = [
+            a.shape for a in self.actors if a.phase == "placing" or now - a.since < SETTLE_S
+        ]
+        released = [shape for _, shape in self._released]
+        room = subtract(available, unsettled)
+        return subtract(room, [{n: -v for n, v in s.items()} for s in released])
+
+    def _cluster_totals(self) -> dict[str, float]:
+        return self._cluster_view()[0]
+
+    def _cluster_nodes(self) -> list[dict[str, float]]:
+        return self._cluster_view()[1]
+
+    def _cluster_view(self) -> tuple[dict[str, float], list[dict[str, float]]]:
+        fetched_at, totals, nodes = self._cluster
+        if self.clock() - fetched_at > CLUSTER_TTL_S:
+            totals = dict(ray.cluster_resources())
+            nodes = [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
+            self._cluster = (self.clock(), totals, nodes)
+        return totals, nodes
+
+    def _operator(self, kind: str) -> type[Operator]:
+        if kind not in self._classes:
+            from operators.registry import load_path
+
+            self._classes[kind] = load_path(self.operators[kind])
+        return self._classes[kind]
+
+
+def _describe(shape: Shape) -> str:
+    return ", ".join(
+        f"{name} {amount / 1024**2:g} MiB" if name == "memory" else f"{name} {amount:g}"
+        for name, amount in sorted(shape.items())
+    )

@@ -165,6 +165,20 @@ class Store(Protocol):
         "processing": n}}` (kinds with neither are left out). The autoscaling signal."""
         ...
 
+    def report_worker(self, owner: str, state: dict[str, Any]) -> None:
+        """Record what a worker runs now (its actors, running tasks), replacing its last."""
+        ...
+
+    def worker_reports(self, max_age_s: float) -> list[dict[str, Any]]:
+        """The states of workers that reported within `max_age_s` seconds."""
+        ...
+
+    def forget_worker(self, owner: str) -> None: ...
+
+    def count_errors(self, code: str) -> int:
+        """Tasks whose last attempt ended with `code` (finished, or waiting to retry)."""
+        ...
+
     def claim_webhooks(self, limit: int, lease_s: float) -> list[WebhookEvent]:
         """Take up to `limit` due notifications for `lease_s` seconds (other senders skip them)."""
         ...

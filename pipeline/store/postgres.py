@@ -20,12 +20,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
+from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 
 log = logging.getLogger(__name__)
 
 # Schema versions, oldest first: version N is reached by running MIGRATIONS[N - 1].
 # Add a version with ALTERs; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (SCHEMA.format(float="DOUBLE PRECISION"),)
+MIGRATIONS: tuple[str, ...] = (
+    SCHEMA.format(float="DOUBLE PRECISION"),
+    WORKERS_SCHEMA.format(float="DOUBLE PRECISION"),
+)
 
 # pg_advisory_xact_lock key serialising schema changes across replicas ("Strobe" in ASCII).
 _SCHEMA_LOCK = 0x5374726F6265
@@ -35,7 +39,7 @@ class DatabaseUnavailable(RuntimeError):
     """PostgreSQL could not be reached, or refused the connection, when the store opened."""
 
 
-class PostgresStore(LibraryStore):
+class PostgresStore(LibraryStore, WorkerReportsStore):
     lock_clause = "FOR UPDATE SKIP LOCKED"
     row_lock = "FOR UPDATE"
 

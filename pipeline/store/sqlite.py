@@ -9,9 +9,10 @@ from pathlib import Path
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
+from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 
 
-class SQLiteStore(LibraryStore):
+class SQLiteStore(LibraryStore, WorkerReportsStore):
     # BEGIN IMMEDIATE takes the database's write lock, so leases never overlap.
     lock_clause = ""
 
@@ -21,7 +22,7 @@ class SQLiteStore(LibraryStore):
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:
-            for statement in iter_statements(SCHEMA.format(float="REAL")):
+            for statement in iter_statements((SCHEMA + WORKERS_SCHEMA).format(float="REAL")):
                 db.execute(statement)
 
     @contextmanager

@@ -13,7 +13,7 @@ import pytest
 from operators.base import Artifact, MediaSource, Operator, Progress, no_progress
 from operators.image import ImageOperator
 from pipeline.config import Settings
-from pipeline.executor import FETCHED, PROCESSED, Job, JobResult, execute
+from pipeline.executor import FETCHED, PROCESSED, Job, JobResult, TaskMonitor, execute
 from pipeline.ids import new_id, output_file_id
 from pipeline.storage import LocalStorage
 from tests.integration.conftest import Samples
@@ -59,9 +59,10 @@ def run(job: Job, storage: LocalStorage, settings: Settings) -> JobResult:
 
 def error_of(result: JobResult, code: str, *, retryable: bool) -> str:
     assert not result.ok and result.output is None
-    assert result.error["code"] == code, result.error
-    assert result.error["retryable"] is retryable, result.error
-    message = result.error["message"]
+    assert result.error is not None, result
+    assert result.error.code == code, result.error
+    assert result.error.retryable is retryable, result.error
+    message = result.error.message
     assert isinstance(message, str) and len(message) > 15 and "Traceback" not in message
     return message
 
@@ -80,7 +81,7 @@ def test_url_input_makes_a_described_and_stored_jpeg(
         input_url=url(http_base, samples, samples.clip), filename="poster.jpg", width=80
     )
     result = run(job, storage, loopback)
-    assert result.ok and result.error == {} and result.task_id == job.task_id
+    assert result.ok and result.error is None and result.task_id == job.task_id
     record = result.output
     assert record is not None
     assert record.id == output_file_id(job.task_id) and record.task_id == job.task_id
@@ -131,8 +132,14 @@ def test_progress_only_moves_forward_and_stops_short_of_done(
     samples: Samples, http_base: str, storage: LocalStorage, loopback: Settings
 ) -> None:
     seen: list[float] = []
+
+    class Recording(TaskMonitor):
+        def progress(self, fraction: float) -> None:
+            seen.append(fraction)
+            super().progress(fraction)
+
     job = image_job(input_url=url(http_base, samples, samples.clip), start=1.0)
-    result = execute(job, ImageOperator(), storage, loopback, progress=seen.append)
+    result = execute(job, ImageOperator(), storage, loopback, Recording())
     assert result.ok
     assert len(seen) >= 3 and seen == sorted(seen)
     assert all(0.0 < value < 1.0 for value in seen)  # 1.0 is the store's to say, with ready

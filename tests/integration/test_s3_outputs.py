@@ -136,7 +136,8 @@ def test_a_missing_input_key_in_the_bucket_is_unreadable(
         storage,
         s3_settings,
     )
-    assert result.error["code"] == "input_unreadable" and "missing" in result.error["message"]
+    assert result.error is not None
+    assert result.error.code == "input_unreadable" and "missing" in result.error.message
 
 
 # --- the API with S3 storage -------------------------------------------------------------
@@ -204,5 +205,6 @@ def test_an_unreachable_endpoint_is_a_retryable_task_error(settings: Settings) -
         input_key="prj_a/uploads/x/in.png",
     )
     result = execute(job, ImageOperator(), storage, settings)
-    assert result.error["code"] == "storage_unavailable"
-    assert result.error["retryable"] is True
+    assert result.error is not None
+    assert result.error.code == "storage_unavailable"
+    assert result.error.retryable is True

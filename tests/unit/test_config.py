@@ -27,7 +27,7 @@ def test_defaults_live_under_dot_strobe_in_the_working_directory(
     assert settings.max_upload_bytes == settings.max_input_bytes == 2 * 1024**3
     assert settings.fetch_timeout_s == 60.0
     assert settings.max_input_pixels == 100_000_000
-    assert (settings.actors_per_kind, settings.lease_seconds, settings.max_attempts) == (2, 60, 3)
+    assert (settings.actors_per_kind, settings.lease_seconds, settings.max_attempts) == (0, 60, 3)
     assert not data_dir.exists()  # reading settings creates nothing
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.executor import Job, JobResult
-from pipeline.runtime.dispatcher import Dispatcher
+from pipeline.executor import Failure, Job, JobResult
+from pipeline.runtime.dispatcher import STOP_GRACE_S, Dispatcher
+from pipeline.runtime.host import TaskStatus
 from pipeline.runtime.retry import RetryPolicy
 from pipeline.store import TaskRecord
 from pipeline.store.sqlite import SQLiteStore
@@ -31,7 +32,10 @@ class FakePool:
         self.submitted: list[Job] = []
         self.busy: dict[str, Job] = {}
         self.done: list[JobResult] = []
-        self.room_asked: list[str] = []
+        self.scaled: list[dict[str, int]] = []
+        self.status: dict[str, TaskStatus] = {}
+        self.stopped: list[tuple[str, Failure]] = []
+        self.killed: list[tuple[str, Failure]] = []
 
     def free_slots(self, kind: str) -> int:
         return self.slots.get(kind, 0) - sum(job.kind == kind for job in self.busy.values())
@@ -51,8 +55,21 @@ class FakePool:
         done, self.done = self.done, []
         return done
 
-    def make_room(self, kind: str) -> None:
-        self.room_asked.append(kind)
+    def scale(self, waiting: dict[str, int]) -> None:
+        self.scaled.append(dict(waiting))
+
+    def statuses(self) -> dict[str, TaskStatus]:
+        return {t: s for t, s in self.status.items() if t in self.busy}
+
+    def stop(self, task_id: str, failure: Failure) -> None:
+        self.stopped.append((task_id, failure))
+
+    def kill(self, task_id: str, failure: Failure) -> None:
+        self.killed.append((task_id, failure))
+        self.finish(JobResult(task_id, error=failure))
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"actors": {}, "blocked": {}, "actor_starts": 0}
 
 
 @pytest.fixture
@@ -67,6 +84,8 @@ def make_dispatcher(
     kinds: list[str] | None = None,
     lease_s: float = 60.0,
     retry: RetryPolicy | None = None,
+    budget_s: float = 600.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Dispatcher:
     return Dispatcher(
         store,
@@ -75,7 +94,9 @@ def make_dispatcher(
         kinds=kinds or ["image"],
         lease_s=lease_s,
         retry=retry or RetryPolicy(),
+        budget=lambda kind, options, media_s: budget_s + (media_s or 0.0),
         poll_s=0.0,
+        clock=clock,
     )
 
 
@@ -94,7 +115,7 @@ def stored(store: SQLiteStore, task: TaskRecord) -> TaskRecord:
 
 def failure(task_id: str, *, retryable: bool, code: str = "input_unreachable") -> JobResult:
     message = f"{code} happened"
-    return JobResult(task_id, error={"code": code, "message": message, "retryable": retryable})
+    return JobResult(task_id, error=Failure(code, message, retryable))
 
 
 # --- leasing -----------------------------------------------------------------------------
@@ -311,7 +332,7 @@ def test_heartbeats_keep_the_lease_of_running_tasks(store: SQLiteStore) -> None:
     dispatcher = make_dispatcher(store, FakePool({"image": 1}), lease_s=0.3)
     dispatcher.lease()
     time.sleep(0.15)  # past lease_s / 3: a heartbeat is due
-    dispatcher.heartbeat_if_due()
+    dispatcher.heartbeat()
     time.sleep(0.2)  # past the first lease's expiry, not the renewed one's
     assert store.lease(OTHER, ["image"], 1, 60, 3) == []
     assert stored(store, task).lease_owner == OWNER
@@ -360,9 +381,103 @@ def test_stopping_run_releases_what_is_still_running(store: SQLiteStore) -> None
     assert [stored(store, t).attempts for t in tasks] == [0, 0, 0]  # released, not spent
 
 
-def test_room_is_made_only_for_kinds_with_waiting_tasks(store: SQLiteStore) -> None:
+def test_the_pool_hears_how_many_tasks_wait_per_kind(store: SQLiteStore) -> None:
     add_tasks(store, 2, kind="video")
-    pool = FakePool({"image": 0, "video": 0})  # no free slot for either kind
+    pool = FakePool({"image": 0, "video": 0})  # no actor for either kind yet
     dispatcher = make_dispatcher(store, pool, kinds=["image", "video"])
+    dispatcher.step()
+    assert pool.scaled == [{"image": 0, "video": 2}]
+    assert pool.submitted == []  # nothing is leased for an actor that is not there
+
+
+# --- watching running tasks --------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_reported_by_the_actor_reaches_the_store(store: SQLiteStore) -> None:
+    [task] = add_tasks(store, 1)
+    pool = FakePool({"image": 1})
+    dispatcher = make_dispatcher(store, pool)
     dispatcher.lease()
-    assert pool.room_asked == ["video"]  # image has nothing waiting: its neighbours stay
+    pool.status[task.id] = TaskStatus(0.42, 10.0, True)
+    dispatcher.watch()
+    assert stored(store, task).progress == 42
+    pool.status[task.id] = TaskStatus(0.30, 10.0, True)  # never backwards
+    dispatcher.watch()
+    assert stored(store, task).progress == 42
+
+
+def test_a_task_past_its_budget_is_stopped_then_killed(store: SQLiteStore) -> None:
+    [task] = add_tasks(store, 1)
+    pool, clock = FakePool({"image": 1}), Clock()
+    dispatcher = make_dispatcher(store, pool, budget_s=100.0, clock=clock)
+    dispatcher.lease()
+    pool.status[task.id] = TaskStatus(0.5, 20.0, True)  # 20 s of media: 120 s budget
+    clock.now += 110
+    dispatcher.watch()
+    assert pool.stopped == []  # within the budget the input's length allows
+    clock.now += 20
+    dispatcher.watch()
+    [(stopped_id, why)] = pool.stopped
+    assert (stopped_id, why.code, why.retryable) == (task.id, "timeout", False)
+    assert "120 s budget" in why.message
+    clock.now += STOP_GRACE_S / 2
+    dispatcher.watch()
+    assert pool.killed == []  # it has a grace period to stop by itself
+    clock.now += STOP_GRACE_S
+    dispatcher.watch()
+    assert [t for t, _ in pool.killed] == [task.id]
+    dispatcher.step()  # the killed job's result is recorded
+    failed = stored(store, task)
+    assert (failed.status, failed.error_code) == ("error", "timeout")
+    assert dispatcher.running == {}
+
+
+def test_a_fetch_past_the_budget_is_a_retryable_timeout(store: SQLiteStore) -> None:
+    [task] = add_tasks(store, 1)
+    pool, clock = FakePool({"image": 1}), Clock()
+    dispatcher = make_dispatcher(
+        store, pool, budget_s=30.0, clock=clock, retry=RetryPolicy(base_delay_s=60)
+    )
+    dispatcher.lease()
+    pool.status[task.id] = TaskStatus(0.0, None, False)  # still fetching the input
+    clock.now += 31
+    dispatcher.watch()
+    [(_, why)] = pool.stopped
+    assert (why.code, why.retryable) == ("timeout", True)
+    pool.finish(JobResult(task.id, error=why))  # it stopped when asked
+    dispatcher.step()
+    waiting = stored(store, task)
+    assert (waiting.status, waiting.error_code) == ("waiting", "timeout")
+    assert pool.killed == []
+
+
+def test_a_cancelled_task_is_stopped_in_its_actor(store: SQLiteStore) -> None:
+    [task] = add_tasks(store, 1)
+    pool = FakePool({"image": 1})
+    dispatcher = make_dispatcher(store, pool)
+    dispatcher.lease()
+    store.cancel(task.project_id, task.id)
+    dispatcher.heartbeat()
+    assert [(t, f.code) for t, f in pool.stopped] == [(task.id, "cancelled")]
+    assert stored(store, task).error_code == "cancelled"
+
+
+def test_the_worker_reports_its_actors_and_oldest_task(store: SQLiteStore) -> None:
+    add_tasks(store, 2)
+    pool, clock = FakePool({"image": 2}), Clock()
+    dispatcher = make_dispatcher(store, pool, clock=clock)
+    dispatcher.lease()
+    clock.now += 12.5
+    dispatcher.report()
+    [report] = store.worker_reports(max_age_s=60)
+    assert (report["running"], report["oldest_running_s"]) == (2, 12.5)
+    dispatcher.release_all()
+    assert store.worker_reports(max_age_s=60) == []
