@@ -13,6 +13,7 @@ from pipeline.config import Settings
 from pipeline.storage import open_storage
 from pipeline.store import open_store
 from tests.support.queue import seed_queue
+from tests.support.records import task_record
 
 
 def samples(text: str) -> dict[str, float]:
@@ -78,3 +79,36 @@ def test_serving_metrics_imports_neither_ray_nor_torch(settings: Settings) -> No
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"status": 200, "ray": False, "torch": False}
+
+
+def test_metrics_show_the_workers_actors_blocked_kinds_and_budgets(settings: Settings) -> None:
+    store = open_store(settings.database_url)
+    reason = 'no node has GPU 0.5, tpu 1: "its tasks wait"'
+    store.report_worker(
+        "w1",
+        {
+            "actors": {"image": {"ready": 2, "starting": 0}, "speech": {"ready": 0, "starting": 1}},
+            "blocked": {"nsfw": reason},
+            "actor_starts": 5,
+            "oldest_running_s": 12.5,
+        },
+    )
+    store.report_worker(
+        "w2", {"actors": {"image": {"ready": 1, "starting": 1}}, "oldest_running_s": 40.0}
+    )
+    task = task_record()
+    store.create_task(task)
+    [leased] = store.lease("w1", ["image"], 1, 60, 3)
+    store.fail(leased.id, "w1", "timeout", "past its budget", None)
+    app = create_app(settings, store, open_storage(settings.storage_url))
+    with TestClient(app) as client:
+        found = samples(client.get("/metrics").text)
+    assert found['strobe_actors{kind="image",state="ready"}'] == 3
+    assert found['strobe_actors{kind="image",state="starting"}'] == 1
+    assert found['strobe_actors{kind="speech",state="starting"}'] == 1
+    assert found['strobe_actors{kind="video",state="ready"}'] == 0
+    escaped = reason.replace('"', '\\"')
+    assert found[f'strobe_kind_blocked{{kind="nsfw",reason="{escaped}"}}'] == 1
+    assert found["strobe_oldest_running_task_seconds"] == 40
+    assert found["strobe_workers"] == 2 and found["strobe_actor_starts"] == 5
+    assert found["strobe_tasks_timed_out"] == 1
