@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -84,8 +85,12 @@ def _tasks(client: StrobeClient, args: argparse.Namespace) -> int:
         if args.json:
             _print(page)
         else:
+            now = datetime.now(UTC)
             for task in page["data"]:
-                print(f"{task['id']}\t{task['kind']}\t{task['status']}\t{task['progress']}%")
+                took = elapsed(task, now)
+                print(
+                    f"{task['id']}\t{task['kind']}\t{task['status']}\t{task['progress']}%\t{took}"
+                )
             meta = page["meta"]
             print(f"page {meta['page']} of {meta['pages']}, {meta['total']} tasks", file=sys.stderr)
         return 0
@@ -132,3 +137,19 @@ class ProgressLine:
 
 def _print(data: Any) -> None:
     print(json.dumps(data, indent=2))
+
+
+def elapsed(task: dict[str, Any], now: datetime) -> str:
+    """How long a task has taken: so far while it waits or runs, in all once it ended."""
+    try:
+        created = datetime.fromisoformat(task["created"])
+        ended = task["status"] in ("ready", "error")
+        until = datetime.fromisoformat(task["updated"]) if ended else now
+    except (KeyError, TypeError, ValueError):
+        return "-"
+    seconds = max(0.0, (until - created).total_seconds())
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
