@@ -24,6 +24,7 @@ STORE_RETRY_S = 1.0
 SCALE_EVERY_S = 1.0  # reading the queue depth: once a second is enough to start actors
 WATCH_EVERY_S = 1.0  # progress and budgets
 REPORT_EVERY_S = 5.0  # this worker's actors, for /metrics
+WORKER_ALIVE_S = 30.0  # a worker whose last report is older is gone
 STOP_GRACE_S = 10.0  # a task asked to stop that has not, by then, is killed with its actor
 
 Budget = Callable[[str, Mapping[str, Any], float | None], float]
@@ -44,8 +45,9 @@ class ActorPool(Protocol):
         """Results of jobs that finished, waiting up to `timeout_s` for the first one."""
         ...
 
-    def scale(self, waiting: Mapping[str, int]) -> None:
-        """Start (or make room for) actors for the kinds that have waiting tasks."""
+    def scale(self, waiting: Mapping[str, int], workers: int) -> None:
+        """Start (or make room for) actors for the kinds that have waiting tasks; `workers`
+        dispatchers (this one included) share the queue."""
         ...
 
     def statuses(self) -> dict[str, TaskStatus]: ...
@@ -94,6 +96,7 @@ class Dispatcher:
         self.running: dict[str, Running] = {}
         self.unrecorded: list[JobResult] = []  # finished while the store was unreachable
         self.timed_out = 0
+        self.workers = 1  # dispatchers sharing the queue, from their reports
         self._last = {"heartbeat": clock(), "scale": -1e9, "watch": -1e9, "report": -1e9}
 
     def run(self, should_stop: Callable[[], bool]) -> None:
@@ -146,7 +149,7 @@ class Dispatcher:
         actors they need or makes room for them."""
         depth = self.store.queue_depth()
         waiting = {kind: depth.get(kind, {}).get("waiting", 0) for kind in self.kinds}
-        self.pool.scale(waiting)
+        self.pool.scale(waiting, self.workers)
 
     def watch(self) -> None:
         """Write progress the actors report; stop, then kill, tasks past their budget."""
@@ -227,6 +230,7 @@ class Dispatcher:
             "timed_out": self.timed_out,
         }
         self.store.report_worker(self.owner, state)
+        self.workers = max(1, len(self.store.worker_reports(max_age_s=WORKER_ALIVE_S)))
 
     def release_all(self) -> None:
         """On shutdown, hand running tasks back to the queue for another worker."""

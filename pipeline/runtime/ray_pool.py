@@ -157,9 +157,11 @@ class RayActorPool:
         done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
         return [self._collect(ref) for ref in done]
 
-    def scale(self, waiting: Mapping[str, int]) -> None:
+    def scale(self, waiting: Mapping[str, int], workers: int = 1) -> None:
         """Start actors for kinds with waiting tasks (a starved kind, with no actor, first);
-        retire idle and drained ones."""
+        retire idle and drained ones. `workers` dispatchers share the queue and the
+        cluster: each starts its share of what fits now, and fills in on the next call,
+        when Ray shows what the others placed."""
         self._advance_starting()
         self._retire_idle(waiting)
         counts = {kind: sum(a.kind == kind for a in self.actors) for kind in waiting}
@@ -169,9 +171,13 @@ class RayActorPool:
             mine = [a for a in self.actors if a.kind == kind and not a.draining]
             spare = sum(a.slots - len(a.running) for a in mine)
             slots = self._operator(kind).concurrent_tasks
-            wanted = math.ceil(max(0, waiting[kind] - spare) / slots)
+            wanted = math.ceil(max(0, math.ceil(waiting[kind] / workers) - spare) / slots)
             if self.settings.actors_per_kind:
                 wanted = min(wanted, self.settings.actors_per_kind - len(mine))
+            if workers > 1:
+                wanted = min(
+                    wanted, max(1, math.ceil(fits(self.shape(kind), self._room()) / workers))
+                )
             for _ in range(wanted):
                 if not self._start(kind, waiting, starved=not mine):
                     break

@@ -55,8 +55,9 @@ class FakePool:
         done, self.done = self.done, []
         return done
 
-    def scale(self, waiting: dict[str, int]) -> None:
+    def scale(self, waiting: dict[str, int], workers: int) -> None:
         self.scaled.append(dict(waiting))
+        self.workers = workers
 
     def statuses(self) -> dict[str, TaskStatus]:
         return {t: s for t, s in self.status.items() if t in self.busy}
@@ -481,3 +482,15 @@ def test_the_worker_reports_its_actors_and_oldest_task(store: SQLiteStore) -> No
     assert (report["running"], report["oldest_running_s"]) == (2, 12.5)
     dispatcher.release_all()
     assert store.worker_reports(max_age_s=60) == []
+
+
+def test_dispatchers_sharing_the_queue_tell_the_pool_how_many_they_are(
+    store: SQLiteStore,
+) -> None:
+    add_tasks(store, 4)
+    store.report_worker(OTHER, {"running": 0})  # another worker, alive
+    pool = FakePool({"image": 0})
+    dispatcher = make_dispatcher(store, pool)
+    dispatcher.report()
+    dispatcher.scale()
+    assert pool.scaled[-1] == {"image": 4} and pool.workers == 2
