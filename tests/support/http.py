@@ -1,4 +1,5 @@
-"""A loopback HTTP server for URL inputs: serves a directory, plus /status/N and /slow/N."""
+"""A loopback HTTP server for URL inputs: serves a directory, plus /status/N, /slow/N and
+/stall/N."""
 
 from __future__ import annotations
 
@@ -24,6 +25,16 @@ class _Handler(SimpleHTTPRequestHandler):
             # /slow/<seconds>/<file>: wait, then serve the file (a task stays in processing)
             time.sleep(float(parts[1]))
             self.path = "/" + "/".join(parts[2:])
+        if parts[0] == "stall" and len(parts) >= 3:
+            # /stall/<seconds>/<file>: headers and the first byte, then nothing for that long
+            body = (Path(self.directory) / "/".join(parts[2:])).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:1])
+            self.wfile.flush()
+            time.sleep(float(parts[1]))
+            return
         if parts[0] == "redirect":
             self.send_response(302)
             self.send_header("Location", "/" + "/".join(parts[1:]))
