@@ -14,7 +14,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import ray
@@ -23,16 +23,16 @@ from ray.exceptions import RayError, RayTaskError
 from operators.base import Operator
 from pipeline.config import Settings
 from pipeline.executor import Failure, Job, JobResult
+from pipeline.runtime.fleet import Actor, describe, free_room, plan_room
 from pipeline.runtime.host import OperatorHost, TaskStatus
-from pipeline.runtime.placement import Shape, actor_shape, fits, never_fits, subtract
+from pipeline.runtime.placement import Shape, actor_shape, fits, never_fits
 
 log = logging.getLogger(__name__)
 AVAILABLE_TTL_S = 0.5
 CLUSTER_TTL_S = 10.0  # nodes come and go (autoscaling): look again now and then
-SETTLE_S = 2.0  # Ray's view of free resources lags a placement or a kill by about this
+SETTLE_S = 1.0  # Ray's view of free resources lags a placement or a kill by less than this
 STATUS_INTERVAL_S = 1.0
 BLOCKED_RETRY_S = 10.0  # after a placement or setup failure, wait before trying the kind again
-IDLE_GRACE_S = 2.0  # an idle actor is retired for a growing kind only after this long
 CONTROL_CALLS = 2  # threads an actor keeps for status and stop besides its task slots
 
 
@@ -86,23 +86,6 @@ class OperatorActor:
         return self.host.stop(task_id, failure)
 
 
-@dataclass(eq=False)
-class _Actor:
-    kind: str
-    handle: Any
-    shape: Shape
-    slots: int
-    phase: str  # placing | setting_up | ready
-    since: float  # when it entered its phase
-    starting: Any = None  # the ready() or setup() call being waited on
-    running: set[str] = field(default_factory=set)
-    draining: bool = False  # takes no new task; killed once its tasks end
-
-    def free(self) -> int:
-        usable = self.phase == "ready" and not self.draining
-        return self.slots - len(self.running) if usable else 0
-
-
 class RayActorPool:
     """Actors per kind, started for the work the queue holds, as many as the cluster has
     room for (at most STROBE_ACTORS_PER_KIND per kind when set). A kind that has work and
@@ -119,8 +102,8 @@ class RayActorPool:
 
         self.settings, self.clock = settings, clock
         self.operators = dict(OPERATORS if operators is None else operators)  # kind -> path
-        self.actors: list[_Actor] = []
-        self.in_flight: dict[Any, tuple[Job, _Actor]] = {}  # ObjectRef -> (job, actor)
+        self.actors: list[Actor] = []
+        self.in_flight: dict[Any, tuple[Job, Actor]] = {}  # ObjectRef -> (job, actor)
         self.killed: dict[str, Failure] = {}  # task id -> what to report for its killed actor
         self.blocked: dict[str, str] = {}  # kind -> why its actors cannot start now
         self.starts = 0
@@ -130,7 +113,7 @@ class RayActorPool:
         self._cluster: tuple[float, dict[str, float], list[dict[str, float]]] = (-1e9, {}, [])
         self._available: tuple[float, dict[str, float]] = (-1e9, {})
         self._fallbacks_logged: set[tuple[str, str]] = set()
-        self._status_calls: dict[Any, _Actor] = {}
+        self._status_calls: dict[Any, Actor] = {}
         self._statuses: dict[str, TaskStatus] = {}
         self._last_status_call = -1e9
 
@@ -141,7 +124,7 @@ class RayActorPool:
         return sum(actor.free() for actor in self.actors if actor.kind == kind)
 
     def submit(self, job: Job) -> None:
-        actor = max((a for a in self.actors if a.kind == job.kind), key=_Actor.free)
+        actor = max((a for a in self.actors if a.kind == job.kind), key=Actor.free)
         assert actor.free() > 0, f"no ready {job.kind} actor has a free slot"
         actor.running.add(job.task_id)
         self.in_flight[actor.handle.run.remote(job)] = (job, actor)
@@ -268,7 +251,7 @@ class RayActorPool:
                 self._kill(actor)
         return result
 
-    def _running(self, task_id: str) -> _Actor | None:
+    def _running(self, task_id: str) -> Actor | None:
         return next((a for a in self.actors if task_id in a.running), None)
 
     # --- starting and retiring actors -----------------------------------------------------
@@ -294,7 +277,7 @@ class RayActorPool:
             scheduling_strategy="SPREAD",
             max_concurrency=slots + CONTROL_CALLS,
         ).remote(self.operators[kind], self.settings)
-        actor = _Actor(kind, handle, shape, slots, "placing", self.clock(), handle.ready.remote())
+        actor = Actor(kind, handle, shape, slots, "placing", self.clock(), handle.ready.remote())
         self.actors.append(actor)
         self.starts += 1
         log.info("starting actor %d for %s (%s)", len(self._of(kind)), kind, shape)
@@ -303,31 +286,17 @@ class RayActorPool:
     def _make_room(
         self, kind: str, shape: Shape, waiting: Mapping[str, int], starved: bool
     ) -> bool:
-        """Retire idle actors of other kinds until `shape` fits; a starved kind may also
-        drain a busy actor (no new tasks, retired when they end). True if it fits now."""
-        now = self.clock()
-        idle = [
-            a
-            for a in self.actors
-            if a.kind != kind and a.phase == "ready" and not a.running and not a.draining
-        ]
-        if not starved:  # growing: only actors whose kind has nothing waiting, idle a while
-            idle = [a for a in idle if not waiting.get(a.kind) and now - a.since >= IDLE_GRACE_S]
-        idle.sort(key=lambda a: (bool(waiting.get(a.kind)), -len(self._of(a.kind)), a.since))
-        for actor in idle:
-            if fits(shape, self._room()) >= 1:
-                break
+        """Retire idle actors of other kinds, or drain a busy one, so `shape` can fit; True
+        if it fits now."""
+        room = self._room()
+        plan = plan_room(kind, shape, room, self.actors, waiting, starved=starved, now=self.clock())
+        for actor in plan.retire:
             log.info("retiring an idle %s actor to make room for %s", actor.kind, kind)
             self._kill(actor)
-        if fits(shape, self._room()) >= 1:
-            return True
-        if starved and not any(a.draining for a in self.actors):
-            busy = [a for a in self.actors if a.kind != kind and a.running and not a.draining]
-            if busy:
-                victim = max(busy, key=lambda a: (len(self._of(a.kind)), -len(a.running)))
-                victim.draining = True
-                log.info("draining a %s actor to make room for %s", victim.kind, kind)
-        return False
+        if plan.drain is not None:
+            plan.drain.draining = True
+            log.info("draining a %s actor to make room for %s", plan.drain.kind, kind)
+        return plan.fits
 
     def _retire_idle(self, waiting: Mapping[str, int]) -> None:
         now = self.clock()
@@ -355,7 +324,7 @@ class RayActorPool:
                 self._block(actor.kind, f"its actor failed to start: {exc}")
                 continue
             if actor.phase == "placing":
-                actor.phase, actor.since = "setting_up", now
+                actor.phase, actor.since, actor.placed = "setting_up", now, now
                 actor.starting = actor.handle.setup.remote()
             else:
                 if answer is not None:  # tasks report it (e.g. model_missing) and retry it
@@ -371,7 +340,7 @@ class RayActorPool:
                 what = "placed" if actor.phase == "placing" else "set up"
                 self._block(
                     actor.kind,
-                    f"an actor needing {_describe(actor.shape)} was not {what} within {limit:g} s",
+                    f"an actor needing {describe(actor.shape)} was not {what} within {limit:g} s",
                 )
                 self._kill(actor)
 
@@ -381,19 +350,19 @@ class RayActorPool:
         self.blocked[kind] = reason
         self._retry_at[kind] = self.clock() + BLOCKED_RETRY_S
 
-    def _kill(self, actor: _Actor) -> None:
+    def _kill(self, actor: Actor) -> None:
         ray.kill(actor.handle, no_restart=True)
         actor.draining = True
         if not actor.running:  # with tasks, it is forgotten when their refs fail
             self._forget(actor)
 
-    def _forget(self, actor: _Actor) -> None:
+    def _forget(self, actor: Actor) -> None:
         if actor in self.actors:
             self.actors.remove(actor)
             if actor.phase != "placing":
                 self._released.append((self.clock(), actor.shape))
 
-    def _of(self, kind: str) -> list[_Actor]:
+    def _of(self, kind: str) -> list[Actor]:
         return [a for a in self.actors if a.kind == kind]
 
     # --- what the cluster holds -----------------------------------------------------------
@@ -407,12 +376,8 @@ class RayActorPool:
         if now - fetched_at > AVAILABLE_TTL_S:
             available = dict(ray.available_resources())
             self._available = (now, available)
-        unsettled = [
-            a.shape for a in self.actors if a.phase == "placing" or now - a.since < SETTLE_S
-        ]
         released = [shape for _, shape in self._released]
-        room = subtract(available, unsettled)
-        return subtract(room, [{n: -v for n, v in s.items()} for s in released])
+        return free_room(available, self.actors, released, now=now, settle_s=SETTLE_S)
 
     def _cluster_totals(self) -> dict[str, float]:
         return self._cluster_view()[0]
@@ -434,10 +399,3 @@ class RayActorPool:
 
             self._classes[kind] = load_path(self.operators[kind])
         return self._classes[kind]
-
-
-def _describe(shape: Shape) -> str:
-    return ", ".join(
-        f"{name} {amount / 1024**2:g} MiB" if name == "memory" else f"{name} {amount:g}"
-        for name, amount in sorted(shape.items())
-    )

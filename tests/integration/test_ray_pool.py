@@ -165,9 +165,10 @@ def test_a_kind_with_work_gets_room_from_idle_actors_of_other_kinds(
     one_cpu_ray: None, settings: Settings, tmp_path: Path
 ) -> None:
     with worker(settings, tmp_path, {"image": SCRIPTED, "speech": WHOLE_CPU}) as w:
-        light = w.wait_ended(*[w.add() for _ in range(4)])
+        light = w.wait_ended(*[w.add(mode="sleep", seconds=0.5) for _ in range(8)])
         assert {t.status for t in light} == {"ready"}
-        assert w.pool.snapshot()["actors"]["image"]["ready"] == 2  # idle, holding the CPU
+        # Both half-CPU actors were started for that work and now idle, holding the CPU.
+        w.wait_for(lambda: w.pool.snapshot()["actors"]["image"]["ready"] == 2, "two idle")
         [heavy] = w.wait_ended(w.add("speech"))
         assert heavy.status == "ready"
 
