@@ -74,6 +74,7 @@ class Batcher(Generic[R]):
         self._joined = 0
         self._closed = False
         self._thread: threading.Thread | None = None
+        self.calls = self.frames = 0  # model calls made and frames in them, for benchmarks
 
     @contextmanager
     def joined(self) -> Iterator[None]:
@@ -87,9 +88,17 @@ class Batcher(Generic[R]):
                 self._joined -= 1
                 self._lock.notify_all()  # a lingering model thread need not wait for it
 
-    def run(self, frames: Sequence[np.ndarray], *, timeout: float) -> list[R]:
+    def run(
+        self,
+        frames: Sequence[np.ndarray],
+        *,
+        timeout: float,
+        check: Callable[[], None] | None = None,
+    ) -> list[R]:
         """`detect(frames)`, computed in a shared call. Raises what `detect` raised, or
-        TimeoutError after `timeout` seconds (the frames not yet taken are dropped)."""
+        TimeoutError after `timeout` seconds. `check` is called every half second while
+        waiting; what it raises (a request to stop the task) ends the wait. A caller that
+        gives up has its frames not yet taken dropped."""
         if not frames:
             return []
         request: _Request[R] = _Request(frames, [None] * len(frames))
@@ -102,15 +111,20 @@ class Batcher(Generic[R]):
             self._pending.append(request)
             self._lock.notify_all()
         deadline = time.monotonic() + timeout
-        while not request.done.wait(max(0.0, min(_POLL_S, deadline - time.monotonic()))):
-            stopped = self._thread is not None and not self._thread.is_alive()
-            if time.monotonic() >= deadline or stopped:
-                with self._lock:
-                    if not request.done.is_set():
-                        if request in self._pending:
-                            self._pending.remove(request)
-                        why = "stopped" if stopped else f"gave no answer in {timeout:g} s"
-                        raise TimeoutError(f"{self.name}: the model {why}")
+        try:
+            while not request.done.wait(max(0.0, min(_POLL_S, deadline - time.monotonic()))):
+                if check is not None:
+                    check()
+                if not self._thread.is_alive():
+                    raise TimeoutError(f"{self.name}: the model thread stopped")
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"{self.name}: the model gave no answer in {timeout:g} s")
+        except BaseException:
+            with self._lock:
+                if request in self._pending:
+                    self._pending.remove(request)
+            if not request.done.is_set():
+                raise
         if request.error is not None:
             raise request.error.with_traceback(request.trace)
         return cast(list[R], request.results)  # every slot is filled
@@ -127,6 +141,7 @@ class Batcher(Generic[R]):
     def _serve(self) -> None:
         while (batch := self._gather()) is not None:
             frames = [f for request, start, stop in batch for f in request.frames[start:stop]]
+            self.calls, self.frames = self.calls + 1, self.frames + len(frames)
             try:
                 results = self.detect(frames)
                 if len(results) != len(frames):

@@ -42,8 +42,9 @@ MAX_BATCH_BYTES = 256 << 20
 # With a partial batch the model thread waits this long for other tasks' frames (only while
 # some of the tasks in flight have none waiting): small beside a model call (3-200 ms).
 LINGER_S = 0.005
-# How long a task waits for its frames' results: only a hung model gets near it (a call of
-# 32 frames at the slowest measured, OCR at 0.2-1 s a frame, is well under a minute).
+# How long a task waits for its frames' results, a backstop under the runtime's time budget:
+# only a hung model gets near it (a call of 32 frames at the slowest measured, OCR at
+# 0.2-1 s a frame, is well under a minute).
 MODEL_WAIT_S = 300.0
 # RGBA inputs are composited over white: dark text on a transparent PNG stays readable.
 BACKGROUND = 255.0
@@ -321,7 +322,12 @@ class DetectionOperator(Operator):
     # benchmarks/gpu_check.py measures. More would only queue behind the same model thread
     # while each holds its decoded frames (up to 64 MiB ahead, pipeline.media) in memory.
     concurrent_tasks: ClassVar[int] = 4
+    # The most frames in one model call on a GPU, and on CPU. A network that takes a real
+    # batch gains nothing on CPU past a few frames and loses beyond: SSDLite320 ran 32-frame
+    # calls at about half the frames per second of 4-8 (benchmarks/RESULTS.md), so such a kind
+    # keeps on CPU the batch one task sends alone.
     max_batch_frames: ClassVar[int] = MAX_BATCH_FRAMES
+    cpu_batch_frames: ClassVar[int] = MAX_BATCH_FRAMES
     # A quarter of a GPU lets four detection actors share one; the pool claims GPUs only
     # where the cluster has them. On CPU half a core each: the worker often has two.
     resources = Resources(num_cpus=0.5, num_gpus=0.25)
@@ -330,7 +336,7 @@ class DetectionOperator(Operator):
         self.loaded = False
         self.device = "cpu"
         self._loading = threading.Lock()
-        self._batcher: Batcher[list[Found]] = Batcher(
+        self.batcher: Batcher[list[Found]] = Batcher(
             self.detect,
             max_frames=self.max_batch_frames,
             max_bytes=MAX_BATCH_BYTES,
@@ -342,6 +348,8 @@ class DetectionOperator(Operator):
         with self._loading:
             if not self.loaded:
                 self.load()
+                cpu = self.device == "cpu"
+                self.batcher.max_frames = self.cpu_batch_frames if cpu else self.max_batch_frames
                 self.loaded = True
 
     @abstractmethod
@@ -358,15 +366,24 @@ class DetectionOperator(Operator):
         config = DetectConfig.from_options(options)
         if not self.loaded:  # setup() failed or was skipped: the same TaskError it raises
             self.setup()
-        with self._batcher.joined():
-            result = scan(source, config, self._shared_detect, progress, self.batch_size)
-        return self.report(source, config, result)
+        done = 0.0
 
-    def _shared_detect(self, frames: Sequence[np.ndarray]) -> list[list[Found]]:
-        try:
-            return self._batcher.run(frames, timeout=MODEL_WAIT_S)
-        except TimeoutError as exc:
-            raise TaskError("internal", str(exc), retryable=True) from exc
+        def progressed(fraction: float) -> None:
+            nonlocal done
+            done = fraction
+            progress(fraction)
+
+        def detect(frames: Sequence[np.ndarray]) -> list[list[Found]]:
+            # Waiting on the model, the task still reports (the same fraction): a runtime
+            # that asks it to stop gets its answer through that report, as everywhere.
+            try:
+                return self.batcher.run(frames, timeout=MODEL_WAIT_S, check=lambda: progress(done))
+            except TimeoutError as exc:
+                raise TaskError("timeout", str(exc)) from exc
+
+        with self.batcher.joined():
+            result = scan(source, config, detect, progressed, self.batch_size)
+        return self.report(source, config, result)
 
     def report(self, source: MediaSource, config: DetectConfig, result: Scan) -> Artifact:
         return report(source, config, result, field_name=self.field_name)

@@ -7,6 +7,8 @@ were in it."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,13 +18,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from operators.base import Operator
+from operators.base import Operator, TaskError
 from operators.detection import Box, Found
 from operators.faces import FacesOperator
 from operators.text import TextOperator
 from pipeline.media import MediaFile
 from tests.support.media import write_video
-from tests.support.vision import text_picture
+from tests.support.vision import photo, text_picture
 
 WAIT_S = 120.0
 FPS = 2  # the videos' frame rate and the sampling rate: every frame is a sample
@@ -88,9 +90,9 @@ def test_four_faces_tasks_at_once_each_find_their_own_faces(tmp_path: Path) -> N
     coffee = Image.fromarray(skimage.data.coffee())
     sizes = {"astronaut": [(512, 512), (448, 448)], "coffee": [(480, 320), (384, 256)]}
     videos, has_face = [], []
-    for name, photo in (("astronaut", astronaut), ("coffee", coffee)):
+    for name, original in (("astronaut", astronaut), ("coffee", coffee)):
         for width, height in sizes[name]:
-            picture = photo.resize((width, height))
+            picture = original.resize((width, height))
             videos.append(still_video(tmp_path / f"{name}-{width}.mp4", picture, 3.0))
             has_face.append(name == "astronaut")
     order = [0, 2, 1, 3]  # alternate face and no face
@@ -135,3 +137,33 @@ def test_four_text_tasks_at_once_each_read_their_own_caption(tmp_path: Path) -> 
         assert [e["text"].casefold() for e in data["timeline"]] == [caption.casefold()], data
     assert sum(len(call) for call in operator.calls) == 4 * 2 * FPS
     assert operator.mixed(), operator.calls
+
+
+class StuckFaces(FacesOperator):
+    """A model that hangs until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Found]]:
+        self.release.wait(WAIT_S)
+        return super().detect(frames)
+
+
+@pytest.mark.usefixtures("haar")
+def test_a_task_waiting_on_a_stuck_model_stops_when_the_runtime_asks(tmp_path: Path) -> None:
+    operator = StuckFaces()
+    operator.setup()
+    stop = threading.Event()
+
+    def progress(fraction: float) -> None:  # as the runtime's TaskMonitor does once stopped
+        if stop.is_set():
+            raise TaskError("timeout", "past its budget")
+
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(TaskError) as caught:
+        operator.process(MediaFile(photo("coffee", tmp_path / "c.png")), {}, progress)
+    assert caught.value.code == "timeout" and time.monotonic() - started < 3.0
+    operator.release.set()

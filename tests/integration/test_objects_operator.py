@@ -46,6 +46,7 @@ def objects(random_weights: Path, monkeypatch: pytest.MonkeyPatch) -> ObjectsOpe
     operator = ObjectsOperator()
     operator.setup()
     assert operator.loaded and operator.device == "cpu"
+    assert operator.batcher.max_frames == 8  # on CPU, the batch one task sends
     return operator
 
 

@@ -96,6 +96,7 @@ def test_the_frame_bound_splits_a_long_submission_in_order() -> None:
         (7, i) for i in range(12)
     ]
     assert [len(call) for call in model.calls] == [5, 5, 2]
+    assert (batcher.calls, batcher.frames) == (3, 12)
     batcher.close()
 
 
@@ -190,3 +191,35 @@ def test_the_model_thread_starts_on_first_use_named_and_daemon_and_stops_on_clos
     assert not thread.is_alive()
     with pytest.raises(RuntimeError, match="closed"):
         batcher.run([frame(0, 0)], timeout=WAIT_S)
+
+
+def test_a_stop_check_ends_the_wait_and_drops_the_frames_not_yet_taken() -> None:
+    release = threading.Event()
+
+    def hang_on_caller_5(ids: list[tuple[int, int]]) -> None:
+        if ids[0][0] == 5:
+            release.wait(WAIT_S)
+
+    model = Model(hang_on_caller_5)
+    batcher: Batcher[object] = Batcher(model, max_frames=1, max_bytes=1 << 20)
+    busy = threading.Thread(target=batcher.run, args=([frame(5, 0)],), kwargs={"timeout": WAIT_S})
+    busy.start()
+    deadline = time.monotonic() + WAIT_S
+    while not model.calls and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the model is stuck on caller 5
+    stop = threading.Event()
+
+    def check() -> None:  # as a task's progress report raises once the runtime stops it
+        if stop.is_set():
+            raise TaskError("timeout", "past its budget")
+
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+    with pytest.raises(TaskError, match="past its budget"):
+        batcher.run([frame(6, 0), frame(6, 1)], timeout=WAIT_S, check=check)
+    assert time.monotonic() - started < 2.0
+    release.set()
+    busy.join(WAIT_S)
+    assert batcher.run([frame(7, 0)], timeout=WAIT_S) == [(7, 0)]
+    assert [call[0][0] for call in model.calls] == [5, 7]  # caller 6's frames never ran
+    batcher.close()
