@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale clean
+.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale bench-batching clean
 
 setup: $(STAMP)
 
@@ -54,6 +54,9 @@ bench-transcode: setup system-deps  ## video transcodes (operator and end to end
 
 bench-decode: setup  ## frame decoding: MediaFile.frames() vs bare PyAV, CPU and (on a GPU node) NVDEC
 	$(BIN)/python -m benchmarks.decode
+
+bench-batching: setup system-deps  ## detection kinds: 8 tasks at once on one operator (shared model calls) vs one at a time
+	$(BIN)/python -m benchmarks.batching
 
 bench-scale: setup system-deps  ## tasks/s on 1 vs 2 local Ray nodes; scheduling overhead at 1,000 queued tasks
 	$(BIN)/python -m benchmarks.scale

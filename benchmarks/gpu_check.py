@@ -1,8 +1,10 @@
 """On a CUDA machine: each detection operator at several batch sizes, frames per second and
-GPU memory. Needs torch with CUDA; text and nsfw need onnxruntime-gpu to use the GPU (they
-say which device they picked). Finishes in a few minutes.
+GPU memory; then cross-task batching, `--tasks` tasks at once on one operator against the
+same tasks one at a time (benchmarks/batching.py, on a 720p video of the same photo). Needs
+torch with CUDA and PyAV; text and nsfw need onnxruntime-gpu to use the GPU (they say which
+device they picked). Finishes in a few minutes.
 
-    python -m benchmarks.gpu_check [--frames 64 --sizes 1,4,16,32]
+    python -m benchmarks.gpu_check [--frames 64 --sizes 1,4,16,32 --tasks 8 --seconds 10]
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=64)
     parser.add_argument("--sizes", default="1,4,16,32")
     parser.add_argument("--kinds", default="objects,faces,text,nsfw")
+    parser.add_argument("--tasks", type=int, default=8, help="0: skip the cross-task check")
+    parser.add_argument("--seconds", type=float, default=10.0, help="each task's video")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this check is for GPU machines")
@@ -71,6 +75,37 @@ def main() -> None:
                     f"torch peak {peak:.2f} GiB  device used {used_gib(torch):.2f} GiB",
                     flush=True,
                 )
+        if args.tasks:
+            cross_task(args.kinds.split(","), photo, Path(tmp), args.tasks, args.seconds)
+
+
+def cross_task(kinds: list[str], photo: Any, folder: Path, tasks: int, seconds: float) -> None:
+    """benchmarks/batching.py's comparison, on a 720p video (2 fps, sampled at 1 fps)."""
+    from benchmarks.batching import HEADER, compare
+    from operators.detection import DetectionOperator
+    from operators.registry import load_operator
+    from tests.support.media import write_video
+
+    pixels = np.asarray(photo.convert("RGB"))
+    video = write_video(
+        folder / "cross-task.mp4",
+        (pixels for _ in range(int(seconds * 2))),
+        width=photo.width,
+        height=photo.height,
+        fps=2,
+    )
+    print(f"cross-task batching: {tasks} tasks of a {seconds:g} s 720p video at 1 fps")
+    print(HEADER)
+    for kind in kinds:
+        operator = load_operator(kind)()
+        assert isinstance(operator, DetectionOperator)
+        try:
+            operator.setup()
+        except Exception as exc:  # a missing package: report it and go on
+            print(f"{kind:8} skipped: {exc}")
+            continue
+        print(compare(kind, operator, [video] * tasks, 1.0, rounds=3).row(), flush=True)
+        operator.batcher.close()
 
 
 if __name__ == "__main__":
