@@ -13,6 +13,10 @@ from typing import TypeVar
 
 T = TypeVar("T")
 _POLL_S = 0.1  # how often a blocked producer checks whether the consumer has gone
+# How long a finished consumer waits for the producer to close its input. A producer stuck
+# inside a decode call is left behind (a daemon thread): the task's time budget, not this
+# wait, decides what happens to a decode that never returns.
+_JOIN_S = 5.0
 
 
 class _End:
@@ -64,4 +68,4 @@ def prefetch(items: Iterator[T], depth: int) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        worker.join()
+        worker.join(timeout=_JOIN_S)
