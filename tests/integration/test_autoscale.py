@@ -67,9 +67,10 @@ def test_required_hardware_shapes_the_request_and_holds_the_work(
     it asks for nvenc instead, creates no actor that could not be placed, and the request
     tells the autoscaler which node type to add."""
     assert RayActorPool(settings).shape("video") == {"CPU": 1.0}
-    assert RayActorPool(settings).free_slots("video") == 2
     strict = RayActorPool(replace(settings, require_gpu=True))
     assert strict.shape("video") == {"CPU": 1.0, "nvenc": 1}
+    strict.scale({"video": 2})
+    assert strict.starts == 0 and "no node has" in strict.blocked["video"]
     assert strict.free_slots("video") == 0
     store = open_store(settings.database_url)
     seed_queue(store)

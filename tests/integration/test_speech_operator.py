@@ -150,11 +150,13 @@ def test_missing_weights_name_the_fetch_command(
     monkeypatch.setenv("STROBE_MODELS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("STROBE_WHISPER_MODEL", "base")
     operator = SpeechOperator()
-    operator.setup()  # does not raise: the task does
-    with pytest.raises(TaskError) as caught:
+    with pytest.raises(TaskError) as at_setup:  # the runtime fails the task with it
+        operator.setup()
+    with pytest.raises(TaskError) as caught:  # and a task run without setup says the same
         operator.process(MediaFile(two_parts), {})
-    assert caught.value.code == "model_missing"
-    assert "strobe models fetch whisper-base" in caught.value.message
+    for error in (at_setup.value, caught.value):
+        assert error.code == "model_missing"
+        assert "strobe models fetch whisper-base" in error.message
 
 
 def test_subtitles_and_outline_run_speech_first(speech: SpeechOperator, two_parts: Path) -> None:
