@@ -1,4 +1,4 @@
-"""Strobe processes for tests: each in its own session, stopped (or killed) by process group."""
+"""Strobe processes for tests: each in its own session, stopped (or killed) by session."""
 
 from __future__ import annotations
 
@@ -46,9 +46,12 @@ class Processes:
         self.running[name] = process
         return process
 
-    def start_api(self, name: str = "api", *args: str, **extra_env: str) -> str:
-        """`strobe <args or api>` on a free port; returns its URL once /health answers."""
-        port = free_port()
+    def start_api(
+        self, name: str = "api", *args: str, port: int | None = None, **extra_env: str
+    ) -> str:
+        """`strobe <args or api>` on `port` (default: a free one); returns its URL once
+        /health answers."""
+        port = port or free_port()
         process = self.start(name, *(args or ("api",)), "--port", str(port), **extra_env)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -66,6 +69,16 @@ class Processes:
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")
 
+    def descendants(self, name: str, command_prefix: str = "") -> list[int]:
+        """PIDs in the session `name` leads (the Ray processes a worker started, its actors)
+        whose command line starts with `command_prefix`, e.g. `ray::OperatorActor`."""
+        return session_processes({self.running[name].pid}, command_prefix)
+
+    def kill9_descendant(self, name: str, pid: int) -> None:
+        """SIGKILL one process that `name` started (an actor, say), never another's."""
+        assert pid in self.descendants(name), f"{pid} is not in the session of {name}"
+        os.kill(pid, signal.SIGKILL)
+
     def kill9(self, name: str) -> None:
         """Crash a process: SIGKILL it alone; what it started is cleaned up at close()."""
         self.running[name].kill()
@@ -80,13 +93,38 @@ class Processes:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        _kill_group(process.pid)
+        kill_session(process.pid)
 
     def close(self) -> None:
         for name in list(self.running):
             self.stop(name)
 
 
-def _kill_group(pgid: int) -> None:
+def session_processes(sessions: set[int], command_prefix: str = "") -> list[int]:
+    """PIDs of the live processes in any of `sessions` (session ids: the PIDs of the session
+    leaders this test started) whose command line starts with `command_prefix`. Only these
+    may be signalled: other processes on the machine belong to other runs."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid pgrp session …": comm may hold spaces and parentheses.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) in sessions and command.startswith(command_prefix):
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def kill_session(leader: int) -> None:
+    """SIGKILL the process group, then what else is left in the session it led: Ray puts
+    each worker (and so each actor) in a process group of its own."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+        os.killpg(leader, signal.SIGKILL)
+    for pid in session_processes({leader}):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
