@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale bench-batching clean
+.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale bench-batching bench-mixed bench-capacity clean
 
 setup: $(STAMP)
 
@@ -60,6 +60,12 @@ bench-batching: setup system-deps  ## detection kinds: 8 tasks at once on one op
 
 bench-scale: setup system-deps  ## tasks/s on 1 vs 2 local Ray nodes; scheduling overhead at 1,000 queued tasks
 	$(BIN)/python -m benchmarks.scale
+
+bench-mixed: setup system-deps  ## every kind at once through strobe serve on 2 CPUs: tasks/min vs the sum of each task alone
+	$(BIN)/python -m benchmarks.mixed
+
+bench-capacity: setup  ## the cluster for 40,000 h of media a day from the measured rates, and the first limit it hits
+	$(BIN)/python -m benchmarks.capacity
 
 clean:
 	rm -rf $(VENV) .strobe .pytest_cache .mypy_cache .ruff_cache
