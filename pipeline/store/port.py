@@ -162,7 +162,8 @@ class Store(Protocol):
 
     def queue_depth(self) -> dict[str, dict[str, int]]:
         """Tasks not finished, per kind, over all projects: `{kind: {"waiting": n,
-        "processing": n}}` (kinds with neither are left out). The autoscaling signal."""
+        "processing": n}}` (kinds with neither are left out). A task whose lease expired
+        counts as waiting: any worker may claim it. The autoscaling signal."""
         ...
 
     def report_worker(self, owner: str, state: dict[str, Any]) -> None:

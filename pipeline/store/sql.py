@@ -325,11 +325,15 @@ class SqlStore(ABC):
         return self.get_task(project_id, task_id)
 
     def queue_depth(self) -> dict[str, dict[str, int]]:
+        # A task whose lease ran out (its worker died) is claimable again: it counts as
+        # waiting, so the runtime starts or makes room for an actor of its kind.
         with self._connect() as db:
             rows = self._run(
                 db,
-                "SELECT kind, status, COUNT(*) FROM tasks "
-                "WHERE status IN ('waiting', 'processing') GROUP BY kind, status",
+                "SELECT kind, CASE WHEN status='processing' AND lease_expires < ? "
+                "THEN 'waiting' ELSE status END AS state, COUNT(*) FROM tasks "
+                "WHERE status IN ('waiting', 'processing') GROUP BY kind, state",
+                (time.time(),),
             ).fetchall()
         depth: dict[str, dict[str, int]] = {}
         for kind, status, count in rows:
