@@ -22,11 +22,16 @@ FALLBACK_AUDIO_RATE = 48000
 
 
 def encode_audio(
-    path: Path, plan: AudioPlan, out_dir: Path, progress: Progress = no_progress
+    path: Path,
+    plan: AudioPlan,
+    out_dir: Path,
+    progress: Progress = no_progress,
+    *,
+    max_pixels: int | None = None,
 ) -> Encoded:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"output.{plan.container}"
-    with open_container(path) as source:
+    with open_container(path, max_pixels) as source:
         if not source.streams.audio:
             raise TaskError("no_audio_stream", "the input has no audio stream")
         audio = source.streams.audio[0]

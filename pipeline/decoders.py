@@ -21,6 +21,8 @@ import av
 import av.error
 from av.codec.hwaccel import HWAccel, hwdevices_available
 
+from pipeline.demuxers import input_options
+
 log = logging.getLogger(__name__)
 
 # Device types tried in order. CUDA covers NVDEC on every NVIDIA GPU, A100/H100/H200
@@ -83,7 +85,7 @@ def _decode_problem(clip: Path, device: str) -> str | None:
     """None when `device` decodes every probe frame at the right size in system memory."""
     try:
         accel = HWAccel(device, allow_software_fallback=False)
-        with av.open(str(clip), hwaccel=accel) as container:
+        with av.open(str(clip), options=input_options(), hwaccel=accel) as container:
             frames = list(container.decode(video=0))
             used = container.streams.video[0].codec_context.is_hwaccel
     except (av.error.FFmpegError, OSError, ValueError, RuntimeError) as exc:

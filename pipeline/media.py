@@ -6,6 +6,8 @@ code from DESIGN.md, so a corrupt upload fails its task instead of a worker.
 
 from __future__ import annotations
 
+import errno
+import logging
 from collections.abc import Iterator
 from fractions import Fraction
 from itertools import islice
@@ -21,12 +23,13 @@ from PIL import Image
 from operators.base import MediaInfo, Progress, Still, TaskError, no_progress
 from operators.plans import AudioPlan, Encoded, VideoPlan
 from pipeline.decoders import hwaccel
+from pipeline.demuxers import SUPPORTED_CONTAINERS as SUPPORTED
+from pipeline.demuxers import input_options
 from pipeline.prefetch import prefetch
 
+log = logging.getLogger(__name__)
 # Demuxers that hold single pictures rather than timed video.
 _IMAGE_DEMUXERS = {"image2", "png_pipe", "webp_pipe", "jpeg_pipe", "bmp_pipe", "gif", "tiff_pipe"}
-# Demuxers that turn text files (.txt, .nfo, .diz …) into pictures of the text.
-_TEXT_DEMUXERS = {"tty", "bin", "xbin", "adf", "idf"}
 # Decoded frames kept ready ahead of the caller: at most this many, and this much memory.
 MAX_PREFETCH_FRAMES = 16
 PREFETCH_BYTES = 64 << 20
@@ -135,18 +138,22 @@ class MediaFile:
         """Write `plan` into the workdir (see pipeline.transcode)."""
         from pipeline.transcode import encode_video
 
-        return encode_video(self.path, plan, self.workdir / "encoded", progress)
+        return encode_video(
+            self.path, plan, self.workdir / "encoded", progress, max_pixels=self.max_pixels
+        )
 
     def encode_audio(self, plan: AudioPlan, progress: Progress = no_progress) -> Encoded:
         from pipeline.audio_encode import encode_audio
 
-        return encode_audio(self.path, plan, self.workdir / "encoded", progress)
+        return encode_audio(
+            self.path, plan, self.workdir / "encoded", progress, max_pixels=self.max_pixels
+        )
 
     def audio(self, start: float = 0.0, end: float | None = None) -> np.ndarray:
         """16 kHz mono float32 samples of the first audio stream (see pipeline.pcm)."""
         from pipeline.pcm import decode_pcm
 
-        return decode_pcm(self.path, start=start, end=end)
+        return decode_pcm(self.path, start=start, end=end, max_pixels=self.max_pixels)
 
     def _decode_near(self, at: float) -> tuple[float, np.ndarray]:
         fmt = "rgba" if self._info.has_alpha else "rgb24"
@@ -251,22 +258,60 @@ _ROTATION_PACKETS = 64
 def open_container(
     path: Path, max_pixels: int | None = None, hwaccel: HWAccel | None = None
 ) -> av.container.InputContainer:
-    """Open `path` for reading; `hwaccel` decodes video on a device (see pipeline.decoders)."""
+    """Open `path` for reading with the allowed demuxers only (see pipeline.demuxers);
+    `hwaccel` decodes video on a device (see pipeline.decoders)."""
     if path.stat().st_size == 0:
         raise TaskError("input_unreadable", "the input is empty (0 bytes)")
-    # FFmpeg decodes a first picture while probing; max_pixels stops it from allocating
-    # a huge one (the size then reads as 0, reported as too large below).
-    options = {"max_pixels": str(max_pixels)} if max_pixels else {}
     try:
         container = av.open(
-            str(path), mode="r", metadata_errors="ignore", options=options, hwaccel=hwaccel
+            str(path),
+            mode="r",
+            metadata_errors="ignore",
+            options=input_options(max_pixels),
+            hwaccel=hwaccel,
         )
     except av.error.FFmpegError as exc:
-        raise TaskError("input_unreadable", f"not a readable media file: {exc}") from exc
-    if container.format.name in _TEXT_DEMUXERS:
-        container.close()
-        raise TaskError("input_unreadable", "the input is a text file, not media")
+        # FFmpeg's message names the local path: it goes to the log, not to the client.
+        log.info("could not open %s: %s", path, exc)
+        if exc.errno == errno.EINVAL:  # what a demuxer or protocol off the allow-list reads as
+            message = f"the input is not in a container Strobe opens; supported: {SUPPORTED}"
+        else:
+            message = (
+                f"the input is not readable media: corrupt, truncated or not media ({exc.strerror})"
+            )
+        raise TaskError("input_unreadable", message) from exc
+    if max_pixels:  # every open of an input, not only the probe: transcode, audio, pcm
+        try:
+            video = next((s for s in container.streams.video if not is_cover_art(s)), None)
+            _check_pixels(container, video, max_pixels)
+        except BaseException:
+            container.close()
+            raise
     return container
+
+
+def _check_pixels(
+    container: av.container.InputContainer,
+    video: av.video.stream.VideoStream | None,
+    max_pixels: int | None,
+) -> None:
+    """`input_too_large` for a picture over `max_pixels` (FFmpeg, told the limit, reports
+    such a picture's size as 0); `input_unreadable` for a video stream with no size."""
+    if video is None:
+        return
+    width, height = video.codec_context.width, video.codec_context.height
+    if not (width and height):
+        if max_pixels:
+            raise TaskError(
+                "input_too_large",
+                f"the input is {_header_size(container.name)} pixels; the limit is {max_pixels}",
+            )
+        raise TaskError("input_unreadable", "the video stream has no picture size")
+    if max_pixels and width * height > max_pixels:
+        raise TaskError(
+            "input_too_large",
+            f"the input is {width}x{height} pixels; the limit is {max_pixels} pixels",
+        )
 
 
 def _describe(
@@ -278,18 +323,7 @@ def _describe(
         raise TaskError("input_unreadable", "the input has no audio or video streams")
     width = video.codec_context.width if video else None
     height = video.codec_context.height if video else None
-    if video is not None and not (width and height):
-        if max_pixels:
-            raise TaskError(
-                "input_too_large",
-                f"the input is {_header_size(container.name)} pixels; the limit is {max_pixels}",
-            )
-        raise TaskError("input_unreadable", "the video stream has no picture size")
-    if max_pixels and width and height and width * height > max_pixels:
-        raise TaskError(
-            "input_too_large",
-            f"the input is {width}x{height} pixels; the limit is {max_pixels} pixels",
-        )
+    _check_pixels(container, video, max_pixels)
     fmt_name = container.format.name
     is_image = video is not None and (fmt_name in _IMAGE_DEMUXERS or _single_frame(video))
     if rotated and video is not None and not is_image and _quarter_turns(container, video) % 2:

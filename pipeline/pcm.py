@@ -20,14 +20,20 @@ SPEECH_RATE = 16_000
 
 
 def decode_pcm(
-    path: Path, *, rate: int = SPEECH_RATE, start: float = 0.0, end: float | None = None
+    path: Path,
+    *,
+    rate: int = SPEECH_RATE,
+    start: float = 0.0,
+    end: float | None = None,
+    max_pixels: int | None = None,
 ) -> np.ndarray:
     """Samples of the first audio stream from `start` to `end` seconds (None: to the end), as a
     1-D float32 array at `rate` Hz, mono. Raises TaskError `no_audio_stream` when there is
-    none, `input_unreadable` when decoding fails."""
+    none, `input_unreadable` when decoding fails; `max_pixels` bounds a video stream's picture
+    as everywhere else an input is opened."""
     if end is not None and end <= start:
         return np.zeros(0, np.float32)
-    with open_container(path) as container:
+    with open_container(path, max_pixels) as container:
         if not container.streams.audio:
             raise TaskError("no_audio_stream", "the input has no audio stream")
         stream = container.streams.audio[0]

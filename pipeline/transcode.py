@@ -44,11 +44,16 @@ TRUNCATION_SLACK_S = 1.0
 
 
 def encode_video(
-    path: Path, plan: VideoPlan, out_dir: Path, progress: Progress = no_progress
+    path: Path,
+    plan: VideoPlan,
+    out_dir: Path,
+    progress: Progress = no_progress,
+    *,
+    max_pixels: int | None = None,
 ) -> Encoded:
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder = video_encoder(plan.codec)
-    with open_container(path, hwaccel=hwaccel()) as source:
+    with open_container(path, max_pixels, hwaccel()) as source:
         video = next((s for s in source.streams.video if not is_cover_art(s)), None)
         if video is None:
             raise TaskError("no_video_stream", "the input has no video stream")
