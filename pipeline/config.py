@@ -29,6 +29,9 @@ class Settings:
     secret_key: str = ""
     webhook_secret: str = ""
     max_upload_bytes: int = 2 * 1024**3
+    max_json_bytes: int = 1024**2  # any request body that is not an upload
+    rate_limit: float = 0.0  # requests per second per API key; 0: no limit
+    rate_limit_burst: int = 0  # requests a key may make at once; 0: twice the rate (at least 1)
     max_input_bytes: int = 2 * 1024**3
     fetch_timeout_s: float = 60.0
     max_input_pixels: int = 100_000_000
@@ -63,6 +66,9 @@ class Settings:
             secret_key=env.get("STROBE_SECRET_KEY", ""),
             webhook_secret=env.get("STROBE_WEBHOOK_SECRET", ""),
             max_upload_bytes=_int(env, "STROBE_MAX_UPLOAD_BYTES", 2 * 1024**3),
+            max_json_bytes=_int(env, "STROBE_MAX_JSON_BYTES", 1024**2),
+            rate_limit=_float(env, "STROBE_RATE_LIMIT", 0.0),
+            rate_limit_burst=_int(env, "STROBE_RATE_LIMIT_BURST", 0),
             max_input_bytes=_int(env, "STROBE_MAX_INPUT_BYTES", 2 * 1024**3),
             fetch_timeout_s=_float(env, "STROBE_FETCH_TIMEOUT", 60.0),
             max_input_pixels=_int(env, "STROBE_MAX_INPUT_PIXELS", 100_000_000),
