@@ -10,11 +10,12 @@ from urllib.parse import urljoin
 import httpx
 
 from operators.base import TaskError
-from pipeline.urlguard import ensure_public
+from pipeline.guarded_http import guarded_client
+from pipeline.urlguard import check_url_syntax
 
 MAX_REDIRECTS = 5
-# Longest silence between two reads: the overall deadline is checked after every read, so a
-# server trickling bytes overruns `timeout_s` by at most this.
+# Longest silence between two reads. The overall deadline (`timeout_s`) holds as well, down
+# to each socket read: a server trickling bytes (headers included) is cut when it passes.
 MAX_STALL_S = 10.0
 
 
@@ -31,15 +32,19 @@ def download(
     allow_private: bool,
     check_stop: Callable[[], None] = _never_stop,
 ) -> None:
-    """`check_stop` is called after every read; it raises (e.g. the task's time budget ran
-    out) to abandon the download."""
+    """Save `url` to `dest`; every hop, the whole download included, ends within `timeout_s`.
+
+    Only public addresses are connected to unless `allow_private` (each redirect hop too;
+    see `pipeline.guarded_http`). `check_stop` is called after every read; it raises (e.g.
+    the task's time budget ran out) to abandon the download."""
     deadline = time.monotonic() + timeout_s
-    stall_s = min(MAX_STALL_S, timeout_s)
-    timeout = httpx.Timeout(stall_s, connect=min(10.0, timeout_s))
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with guarded_client(
+        allow_private=allow_private, timeout_s=timeout_s, read_timeout_s=MAX_STALL_S
+    ) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            # Each hop is checked: a public URL may redirect to a private one.
-            ensure_public(url, allow_private=allow_private)
+            reason = check_url_syntax(url)
+            if reason:
+                raise TaskError("input_unreachable", f"url {reason}")
             try:
                 with client.stream("GET", url) as response:
                     if response.is_redirect and "location" in response.headers:

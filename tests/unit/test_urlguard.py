@@ -184,3 +184,58 @@ def test_an_impossible_port_is_a_task_error(monkeypatch: pytest.MonkeyPatch) -> 
     fake_resolver(monkeypatch, "93.184.216.34")
     with pytest.raises(TaskError):
         ensure_public("http://media.example:99999/a.jpg", allow_private=False)
+
+
+# --- IPv6 forms that carry an IPv4 address, and spellings of localhost ----------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::127.0.0.1",  # IPv4-compatible (deprecated): refused whatever it holds
+        "::8.8.8.8",
+        "64:ff9b::7f00:1",  # NAT64 (RFC 6052) of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::8.8.8.8",  # local-use NAT64 (RFC 8215): never public
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:c0a8:101::1",  # 6to4 of 192.168.1.1
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "::ffff:0:7f00:1",  # IPv4-translated (SIIT) 127.0.0.1
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_private(address: str) -> None:
+    assert is_private_address(address)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1"])
+def test_ipv6_forms_of_public_ipv4_addresses_are_public(address: str) -> None:
+    assert not is_private_address(address)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost./a",
+        "http://LOCALHOST/a",
+        "http://localhost../a",
+        "http://a.b.localhost./a",
+        "http://2130706433/a",  # 127.0.0.1 in decimal
+        "http://0x7f000001/a",
+        "http://0177.0.0.1/a",
+        "http://127.1/a",
+        "http://[::127.0.0.1]/a",
+        "http://[64:ff9b::7f00:1]/a",
+    ],
+)
+def test_other_spellings_of_loopback_are_literal_private_hosts(url: str) -> None:
+    assert literal_private_host(url)
+
+
+@pytest.mark.parametrize("host", ["localhost.", "LocalHost", "x.localhost."])
+def test_localhost_names_are_refused_without_asking_dns(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    asked = fake_resolver(monkeypatch, "93.184.216.34")
+    with pytest.raises(TaskError) as info:
+        ensure_public(f"http://{host}/a.jpg", allow_private=False)
+    assert info.value.code == "input_forbidden" and asked == []
