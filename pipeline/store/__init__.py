@@ -12,6 +12,7 @@ from pipeline.store.port import (
     TaskQuery,
     TaskRecord,
     WebhookEvent,
+    WebhookSecret,
 )
 
 
@@ -43,5 +44,6 @@ __all__ = [
     "TaskQuery",
     "TaskRecord",
     "WebhookEvent",
+    "WebhookSecret",
     "open_store",
 ]

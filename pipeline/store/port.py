@@ -70,6 +70,15 @@ class WebhookEvent:
 
 
 @dataclass(frozen=True)
+class WebhookSecret:
+    """A project's webhook signing secret: the current one, or the one it replaced."""
+
+    secret: str
+    created: str
+    expires: float | None = None  # Unix time it stops signing; None: the current secret
+
+
+@dataclass(frozen=True)
 class MediaRecord:
     """Groups an input file and the outputs made from it."""
 
@@ -188,6 +197,26 @@ class Store(Protocol):
 
     def webhook_failed(self, event_id: str, error: str, retry_in: float | None) -> None:
         """Record a failed delivery; send again after `retry_in` s, or give up when None."""
+        ...
+
+    def webhook_secrets(self, project_id: str) -> list[WebhookSecret]:
+        """The project's signing secrets still valid: the current one first, then the one it
+        replaced while that one's overlap lasts. Empty when the project has none yet."""
+        ...
+
+    def ensure_webhook_secret(
+        self, project_id: str, secret: str, *, legacy: str | None, legacy_until: float
+    ) -> list[WebhookSecret]:
+        """Give a project with no valid secret `secret` as its current one (and `legacy`,
+        valid until `legacy_until`, as the one it replaced); returns the valid secrets,
+        whoever created them."""
+        ...
+
+    def rotate_webhook_secret(
+        self, project_id: str, secret: str, previous_until: float
+    ) -> list[WebhookSecret]:
+        """Make `secret` the current one; the one it replaces stays valid until
+        `previous_until` (Unix time; not at all if past), any older one stops now."""
         ...
 
     def create_file(self, file: FileRecord) -> None: ...

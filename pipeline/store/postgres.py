@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
+from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
 from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS: tuple[str, ...] = (
     SCHEMA.format(float="DOUBLE PRECISION"),
     WORKERS_SCHEMA.format(float="DOUBLE PRECISION"),
+    WEBHOOK_SECRETS_SCHEMA.format(float="DOUBLE PRECISION"),
 )
 
 # pg_advisory_xact_lock key serialising schema changes across replicas ("Strobe" in ASCII).
@@ -39,7 +41,7 @@ class DatabaseUnavailable(RuntimeError):
     """PostgreSQL could not be reached, or refused the connection, when the store opened."""
 
 
-class PostgresStore(LibraryStore, WorkerReportsStore):
+class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
     lock_clause = "FOR UPDATE SKIP LOCKED"
     row_lock = "FOR UPDATE"
 

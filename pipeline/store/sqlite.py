@@ -9,10 +9,11 @@ from pathlib import Path
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
+from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
 from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 
 
-class SQLiteStore(LibraryStore, WorkerReportsStore):
+class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
     # BEGIN IMMEDIATE takes the database's write lock, so leases never overlap.
     lock_clause = ""
 
@@ -22,7 +23,8 @@ class SQLiteStore(LibraryStore, WorkerReportsStore):
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:
-            for statement in iter_statements((SCHEMA + WORKERS_SCHEMA).format(float="REAL")):
+            schema = SCHEMA + WORKERS_SCHEMA + WEBHOOK_SECRETS_SCHEMA
+            for statement in iter_statements(schema.format(float="REAL")):
                 db.execute(statement)
 
     @contextmanager
