@@ -1,4 +1,4 @@
-"""`strobe serve | api | worker | models | tasks | batch`."""
+"""`strobe serve | api | worker | models | webhooks | tasks | batch`."""
 
 from __future__ import annotations
 
@@ -42,6 +42,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     models.add_argument("names", nargs="*", help="model names (default: all)")
     models.add_argument("--mirror", help="fetch from BASE/<file name> instead of upstream")
     models.add_argument("--data-dir", help="overrides STROBE_DATA_DIR")
+    hooks = commands.add_parser("webhooks", help="a project's webhook signing secrets")
+    hooks.add_argument("action", choices=("secret", "rotate"))
+    hooks.add_argument("project", help="the project id, e.g. prj_default")
+    hooks.add_argument(
+        "--overlap",
+        type=float,
+        help="rotate: seconds the replaced secret keeps signing "
+        "(default STROBE_WEBHOOK_SECRET_OVERLAP_S)",
+    )
+    hooks.add_argument("--data-dir", help="overrides STROBE_DATA_DIR")
     client_cli.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command in ("tasks", "batch"):
@@ -60,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"strobe: {exc}") from exc
     if args.command == "worker":
         return run_worker(settings, exit_with_parent=args.exit_with_parent)
+    if args.command == "webhooks":
+        return run_webhooks(settings, args.action, args.project, args.overlap)
     return run_api(settings, args.host, args.port, embedded_workers=args.command == "serve")
 
 
@@ -75,7 +87,11 @@ def run_api(settings: Settings, host: str, port: int, *, embedded_workers: bool)
     url = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     presenter = Presenter(url, settings.secret_key, storage, settings.url_ttl_s)
     sender = WebhookSender(
-        store, presenter, secret=settings.webhook_secret, allow_private=settings.allow_private_urls
+        store,
+        presenter,
+        legacy_secret=settings.webhook_secret,
+        allow_private=settings.allow_private_urls,
+        secret_overlap_s=settings.webhook_secret_overlap_s,
     )
     stopping = threading.Event()
     threading.Thread(
@@ -92,6 +108,30 @@ def run_api(settings: Settings, host: str, port: int, *, embedded_workers: bool)
         stopping.set()
         if worker is not None:
             _stop(worker)
+    return 0
+
+
+def run_webhooks(settings: Settings, action: str, project: str, overlap_s: float | None) -> int:
+    """`strobe webhooks secret PROJECT` prints the project's signing secrets (making its
+    first one if need be); `rotate` makes a new one, the replaced one signing for an overlap."""
+    import time
+
+    from pipeline import webhook_secrets
+
+    store, _ = _open_backends(settings)
+    overlap = settings.webhook_secret_overlap_s if overlap_s is None else overlap_s
+    if action == "rotate":
+        found = webhook_secrets.rotate(store, project, overlap_s=overlap)
+    else:
+        found = webhook_secrets.signing_secrets(
+            store, project, legacy=settings.webhook_secret, overlap_s=overlap
+        )
+    for secret in found:
+        if secret.expires is None:
+            print(f"current   {secret.secret}")
+        else:
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(secret.expires))
+            print(f"previous  {secret.secret}  (signs until {when})")
     return 0
 
 

@@ -27,7 +27,9 @@ class Settings:
     allow_private_urls: bool = False
     public_url: str | None = None
     secret_key: str = ""
-    webhook_secret: str = ""
+    webhook_secret: str = ""  # the old shared secret; see pipeline.webhook_secrets
+    webhook_secret_overlap_s: float = 24 * 3600  # a replaced webhook secret signs this long
+    max_concurrent_ingests: int = 8  # URL ingests (POST /files with a url) running at once
     max_upload_bytes: int = 2 * 1024**3
     max_json_bytes: int = 1024**2  # any request body that is not an upload
     rate_limit: float = 0.0  # requests per second per API key; 0: no limit
@@ -65,6 +67,8 @@ class Settings:
             public_url=(env.get("STROBE_PUBLIC_URL") or "").rstrip("/") or None,
             secret_key=env.get("STROBE_SECRET_KEY", ""),
             webhook_secret=env.get("STROBE_WEBHOOK_SECRET", ""),
+            webhook_secret_overlap_s=_float(env, "STROBE_WEBHOOK_SECRET_OVERLAP_S", 24 * 3600),
+            max_concurrent_ingests=_int(env, "STROBE_MAX_CONCURRENT_INGESTS", 8),
             max_upload_bytes=_int(env, "STROBE_MAX_UPLOAD_BYTES", 2 * 1024**3),
             max_json_bytes=_int(env, "STROBE_MAX_JSON_BYTES", 1024**2),
             rate_limit=_float(env, "STROBE_RATE_LIMIT", 0.0),

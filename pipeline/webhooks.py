@@ -1,8 +1,14 @@
 """Deliver task notifications from the store's outbox: signed, retried, at least once.
 
-Signature: `Strobe-Signature: v1=<hex>` where hex is HMAC-SHA256 with the webhook secret
-over `"{Strobe-Timestamp}.{raw body}"`. Receivers should also check the timestamp is recent
-and de-duplicate on `Strobe-Event-Id` (delivery is at least once).
+Signature: `Strobe-Signature: v1=<hex>` where hex is HMAC-SHA256 with the project's webhook
+secret over `"{Strobe-Timestamp}.{raw body}"`. While a rotation's overlap lasts the header
+lists one signature per valid secret, comma-separated (`v1=<new>,v1=<old>`); a receiver
+accepts a delivery when any of them matches its secret (`verify`). Receivers should also
+check the timestamp is recent and de-duplicate on `Strobe-Event-Id` (at least once).
+
+Each delivery is one request through `pipeline.guarded_http`: it connects only to the
+address the URL guard approved and ends within `WebhookPolicy.timeout_s`, however slowly the
+receiver answers.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import httpx
@@ -20,8 +26,10 @@ import httpx
 from operators.base import TaskError
 from pipeline.api.envelope import API_VERSION
 from pipeline.api.presenters import Presenter
+from pipeline.guarded_http import guarded_client
 from pipeline.store import Store, WebhookEvent
-from pipeline.urlguard import ensure_public
+from pipeline.urlguard import check_url_syntax
+from pipeline.webhook_secrets import signing_secrets
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +39,16 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+def signatures(secrets: Iterable[str], timestamp: str, body: bytes) -> str:
+    """The `Strobe-Signature` value: one `v1=<hex>` per secret, comma-separated."""
+    return ",".join(signature(secret, timestamp, body) for secret in secrets)
+
+
 def verify(secret: str, timestamp: str, body: bytes, header: str) -> bool:
-    return hmac.compare_digest(signature(secret, timestamp, body), header)
+    """True when one of the header's signatures is `secret`'s."""
+    expected = signature(secret, timestamp, body).encode()
+    given = header.replace(",", " ").split()
+    return any(hmac.compare_digest(expected, one.encode()) for one in given)
 
 
 @dataclass(frozen=True)
@@ -40,7 +56,7 @@ class WebhookPolicy:
     max_attempts: int = 12
     base_delay_s: float = 2.0
     max_delay_s: float = 3600.0
-    timeout_s: float = 10.0
+    timeout_s: float = 10.0  # one delivery, from connecting to the last byte of the answer
     claim_s: float = 60.0  # another sender may retry an event claimed longer ago than this
 
     def delay_after(self, attempts: int) -> float | None:
@@ -55,32 +71,44 @@ class WebhookSender:
         store: Store,
         presenter: Presenter,
         *,
-        secret: str,
+        legacy_secret: str | None,
         allow_private: bool,
+        secret_overlap_s: float = 24 * 3600,
         policy: WebhookPolicy = WebhookPolicy(),
         poll_s: float = 0.5,
     ) -> None:
-        self.store, self.presenter, self.secret = store, presenter, secret
-        self.allow_private, self.policy, self.poll_s = allow_private, policy, poll_s
+        """`legacy_secret`: the installation's shared secret, signing beside a project's
+        first own secret for `secret_overlap_s` (see `pipeline.webhook_secrets`)."""
+        self.store, self.presenter, self.legacy_secret = store, presenter, legacy_secret
+        self.allow_private, self.secret_overlap_s = allow_private, secret_overlap_s
+        self.policy, self.poll_s = policy, poll_s
 
     def run(self, should_stop: Callable[[], bool]) -> None:
-        with httpx.Client(timeout=self.policy.timeout_s, follow_redirects=False) as client:
-            while not should_stop():
-                try:
-                    sent = self.send_due(client)
-                except Exception:
-                    log.warning("webhook outbox unavailable", exc_info=True)
-                    sent = 0
-                if not sent:
-                    time.sleep(self.poll_s)
+        while not should_stop():
+            try:
+                sent = self.send_due()
+            except Exception:
+                log.warning("webhook outbox unavailable", exc_info=True)
+                sent = 0
+            if not sent:
+                time.sleep(self.poll_s)
 
-    def send_due(self, client: httpx.Client) -> int:
+    def send_due(self) -> int:
         events = self.store.claim_webhooks(10, self.policy.claim_s)
         for event in events:
-            self.send(client, event)
+            self.send(event)
         return len(events)
 
-    def send(self, client: httpx.Client, event: WebhookEvent) -> None:
+    def secrets_of(self, project_id: str) -> list[str]:
+        found = signing_secrets(
+            self.store,
+            project_id,
+            legacy=self.legacy_secret,
+            overlap_s=self.secret_overlap_s,
+        )
+        return [s.secret for s in found]
+
+    def send(self, event: WebhookEvent) -> None:
         task = self.store.get_task(event.project_id, event.task_id)
         if task is None:
             self.store.webhook_failed(event.id, "the task no longer exists", None)
@@ -110,11 +138,17 @@ class WebhookSender:
             "Strobe-Event-Id": event.id,
             "Strobe-Event": event.event,
             "Strobe-Timestamp": timestamp,
-            "Strobe-Signature": signature(self.secret, timestamp, body),
+            "Strobe-Signature": signatures(self.secrets_of(event.project_id), timestamp, body),
         }
+        reason = check_url_syntax(event.url)
+        if reason:  # can never work: given up at once
+            self.store.webhook_failed(event.id, f"webhook_url {reason}", None)
+            return
         try:
-            ensure_public(event.url, allow_private=self.allow_private)
-            response = client.post(event.url, content=body, headers=headers)
+            with guarded_client(
+                allow_private=self.allow_private, timeout_s=self.policy.timeout_s
+            ) as client:
+                response = client.post(event.url, content=body, headers=headers)
             if 200 <= response.status_code < 300:
                 self.store.webhook_sent(event.id)
                 return

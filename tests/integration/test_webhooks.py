@@ -6,7 +6,6 @@ import json
 import time
 from dataclasses import replace
 
-import httpx
 import pytest
 
 from pipeline.api.presenters import Presenter
@@ -24,7 +23,7 @@ def make_sender(store: SQLiteStore, settings: Settings, **kwargs: object) -> Web
     presenter = Presenter(
         "http://strobe.test", settings.secret_key, LocalStorage(settings.data_dir / "objects"), 3600
     )
-    options = {"secret": settings.webhook_secret, "allow_private": True, "policy": FAST}
+    options = {"legacy_secret": settings.webhook_secret, "allow_private": True, "policy": FAST}
     return WebhookSender(store, presenter, **{**options, **kwargs})  # type: ignore[arg-type]
 
 
@@ -43,10 +42,9 @@ def deliver_all(
     sender: WebhookSender, receiver: Receiver, want: int, timeout_s: float = 10
 ) -> None:
     deadline = time.monotonic() + timeout_s
-    with httpx.Client(timeout=5) as client:
-        while len(receiver.deliveries) < want and time.monotonic() < deadline:
-            if not sender.send_due(client):
-                time.sleep(0.05)
+    while len(receiver.deliveries) < want and time.monotonic() < deadline:
+        if not sender.send_due():
+            time.sleep(0.05)
     assert len(receiver.deliveries) == want
 
 
@@ -105,12 +103,11 @@ def test_gives_up_after_the_retry_budget(settings: Settings) -> None:
         finish(store, receiver.url)
         sender = make_sender(store, settings)
         deadline = time.monotonic() + 10
-        with httpx.Client(timeout=5) as client:
-            while receiver.refused < FAST.max_attempts and time.monotonic() < deadline:
-                sender.send_due(client)
-                time.sleep(0.05)
-            time.sleep(FAST.max_delay_s + 0.1)
-            assert sender.send_due(client) == 0  # given up: never sent again
+        while receiver.refused < FAST.max_attempts and time.monotonic() < deadline:
+            sender.send_due()
+            time.sleep(0.05)
+        time.sleep(FAST.max_delay_s + 0.1)
+        assert sender.send_due() == 0  # given up: never sent again
     assert receiver.refused == FAST.max_attempts and receiver.deliveries == []
 
 
@@ -119,10 +116,9 @@ def test_private_address_is_refused_unless_allowed(settings: Settings) -> None:
     with webhook_receiver() as receiver:
         finish(store, receiver.url.replace("127.0.0.1", "localhost"))
         sender = make_sender(store, settings, allow_private=False)
-        with httpx.Client(timeout=5) as client:
-            assert sender.send_due(client) == 1
-            time.sleep(FAST.max_delay_s + 0.1)
-            assert sender.send_due(client) == 0  # refused for good, not retried
+        assert sender.send_due() == 1
+        time.sleep(FAST.max_delay_s + 0.1)
+        assert sender.send_due() == 0  # refused for good, not retried
     assert receiver.deliveries == []
 
 
