@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -22,6 +23,8 @@ from pipeline.api import (
 from pipeline.api.context import AppState, error_response
 from pipeline.api.errors import ApiError
 from pipeline.api.idempotency import IdempotencyMiddleware
+from pipeline.api.limits import BodyLimitMiddleware
+from pipeline.api.ratelimit import RateLimitMiddleware
 from pipeline.api.validation import request_error
 from pipeline.api.versions import ANSWERED_HEADER, answered, check_version, negotiate, requested
 from pipeline.config import Settings
@@ -51,8 +54,19 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
         dependencies=[Depends(check_version)],
     )
     app.state.strobe = AppState(settings, store, storage, frozenset(OPERATORS))
-    # Inside the middleware below, so the request id and the version are known to it.
+    # Inside the middleware below, so the request id and the version are known to them.
+    # Outermost first: request id, rate limit, body limit, idempotency.
     app.add_middleware(IdempotencyMiddleware, store=store, api_keys=settings.api_keys)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_json_bytes=settings.max_json_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    if settings.rate_limit > 0:
+        burst = settings.rate_limit_burst or max(1, math.ceil(2 * settings.rate_limit))
+        app.add_middleware(
+            RateLimitMiddleware, api_keys=settings.api_keys, rate=settings.rate_limit, burst=burst
+        )
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Any) -> Any:

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline.api.context import ViewOf, base_url, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
+from pipeline.api.multipart import receive_file
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import FileCreate, FileLabels, FileUpdate
 from pipeline.api.validation import request_error
@@ -49,7 +50,9 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
         path = Path(tmp) / "upload"
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
-            filename, content_type = await _receive_multipart(request, path, limit)
+            filename, content_type = await receive_file(
+                request, path, limit=limit, field=_UPLOAD_FIELD
+            )
         else:
             filename = request.query_params.get("filename") or "upload"
             await _write_limited(request.stream(), path, limit)
@@ -188,22 +191,6 @@ def file_folder_content(
         raise not_found("asset", name)
     folder = record.storage_key.rsplit("/", 1)[0]
     return _stream(app.storage, f"{folder}/{name}", mimetype, name.rsplit("/", 1)[-1], file_id)
-
-
-async def _receive_multipart(request: Request, path: Path, limit: int) -> tuple[str, str]:
-    form = await request.form(max_files=1, max_fields=20)
-    upload = form.get(_UPLOAD_FIELD)
-    if upload is None or isinstance(upload, str):
-        raise ApiError(
-            422, "invalid_request", "file: multipart upload needs a 'file' field", _UPLOAD_FIELD
-        )
-
-    async def chunks() -> AsyncIterator[bytes]:
-        while chunk := await upload.read(1 << 20):
-            yield chunk
-
-    await _write_limited(chunks(), path, limit)
-    return upload.filename or "upload", upload.content_type or ""
 
 
 async def _write_limited(chunks: AsyncIterator[bytes], path: Path, limit: int) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.api.limits import Metadata
 from pipeline.api.schemas import FOLDER_PATTERN, MAX_FILENAME, REF_PATTERN
 
 MAX_EXPIRY_S = 7 * 24 * 3600
@@ -19,7 +20,7 @@ class FileLabels(_Request):
     ref: str | None = Field(None, pattern=REF_PATTERN)
     folder: str | None = Field(None, pattern=FOLDER_PATTERN)
     filename: str | None = Field(None, min_length=1, max_length=MAX_FILENAME)
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata = None
 
 
 class FileCreate(FileLabels):
@@ -36,7 +37,7 @@ class FileUpdate(FileLabels):
 class MediaFields(_Request):
     title: str | None = Field(None, max_length=500)
     alt: str | None = Field(None, max_length=2000)
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata = None
 
 
 class SignatureCreate(_Request):

@@ -1,0 +1,133 @@
+"""Limits on what a client sends: body size counted as it streams, and `metadata` shape.
+
+`BodyLimitMiddleware` counts the bytes of every request body as they arrive and answers
+`413 payload_too_large` the moment a body passes its limit, without reading the rest
+(the server then closes the connection). A declared `Content-Length` over the limit is
+refused before a byte is read. Uploads (`POST /files` with a raw or multipart body) may be
+as large as `STROBE_MAX_UPLOAD_BYTES`; every other body, JSON ones included, as large as
+`STROBE_MAX_JSON_BYTES`. Whatever the route does with the body, nothing past the limit is
+ever handed to it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pipeline.api.context import error_response
+from pipeline.api.errors import ApiError
+
+UPLOAD_PATHS = frozenset({"/files"})
+# Multipart framing around the file part: boundaries, part headers, a few small fields.
+MULTIPART_ALLOWANCE = 256 << 10
+METADATA_MAX_BYTES = 64 << 10  # serialized as compact JSON
+METADATA_MAX_DEPTH = 8  # levels of objects and arrays, the top-level object counted
+METADATA_MAX_ITEMS = 1000  # keys and array entries, all levels together
+
+
+class PayloadTooLarge(ApiError):
+    def __init__(self, limit: int, what: str = "request bodies") -> None:
+        super().__init__(413, "payload_too_large", f"{what} are limited to {limit} bytes")
+
+
+def is_upload(scope: Scope) -> bool:
+    """A raw or multipart upload, as opposed to a JSON body (`POST /files` takes both)."""
+    if scope["method"] != "POST" or scope["path"] not in UPLOAD_PATHS:
+        return False
+    return not Headers(scope=scope).get("content-type", "").startswith("application/json")
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
+        self.app, self.max_json, self.max_upload = app, max_json_bytes, max_upload_bytes
+
+    def limit_of(self, scope: Scope) -> tuple[int, str]:
+        if not is_upload(scope):
+            return self.max_json, "request bodies"
+        if Headers(scope=scope).get("content-type", "").startswith("multipart/"):
+            return self.max_upload + MULTIPART_ALLOWANCE, "multipart uploads"
+        return self.max_upload, "uploads"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit, what = self.limit_of(scope)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(scope, receive, send, PayloadTooLarge(limit, what))
+            return
+        received = 0
+        exceeded = False
+        started = False
+        body_done = scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS")
+
+        async def counted() -> Message:
+            nonlocal received, exceeded, body_done
+            if exceeded:
+                raise PayloadTooLarge(limit, what)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
+                if received > limit:
+                    exceeded = True
+                    raise PayloadTooLarge(limit, what)
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if exceeded and not started:
+                return  # the route's answer to the cut body; the 413 below replaces it
+            if message["type"] == "http.response.start" and not body_done:
+                # Answered before the body ended (a route's own limit, an early error):
+                # close the connection rather than read the rest of the body.
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not exceeded or started:
+                raise
+        if exceeded and not started:
+            await _refuse(scope, receive, send, PayloadTooLarge(limit, what))
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, exc: ApiError) -> None:
+    response = error_response(Request(scope, receive), exc)
+    response.headers["Connection"] = "close"  # the rest of the body is never read
+    await response(scope, receive, send)
+
+
+def check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A pydantic validator: `metadata` within the size, depth and item limits."""
+    if value is None:
+        return None
+    items = _walk(value, depth=1)
+    if items > METADATA_MAX_ITEMS:
+        raise ValueError(f"at most {METADATA_MAX_ITEMS} keys and array entries in all")
+    size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > METADATA_MAX_BYTES:
+        raise ValueError(f"at most {METADATA_MAX_BYTES} bytes as JSON (got {size})")
+    return value
+
+
+def _walk(value: Any, depth: int) -> int:
+    """The number of keys and entries under `value`; ValueError past the depth limit."""
+    if not isinstance(value, dict | list):
+        return 0
+    if depth > METADATA_MAX_DEPTH:
+        raise ValueError(f"nested at most {METADATA_MAX_DEPTH} levels deep")
+    children = value.values() if isinstance(value, dict) else value
+    return sum(1 + _walk(child, depth + 1) for child in children)
+
+
+# `metadata: Metadata = None` in a request model applies the limits.
+Metadata = Annotated[dict[str, Any] | None, AfterValidator(check_metadata)]
