@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pipeline.api.context import ViewOf, base_url, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
+from pipeline.api.ingests import ingest_slots, too_many_ingests
 from pipeline.api.multipart import receive_file
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import FileCreate, FileLabels, FileUpdate
@@ -35,7 +36,11 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
     project = project_of(request)
     app = state(request)
     if request.headers.get("content-type", "").startswith("application/json"):
-        record = await _ingest(request, project)
+        slots = ingest_slots(request)
+        with slots.hold() as held:
+            if not held:
+                return too_many_ingests(request, slots.limit)
+            record = await _ingest(request, project)
         return show.one(
             request, show.file(record), status=201, links=_file_links(request, record.id)
         )
