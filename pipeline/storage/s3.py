@@ -122,6 +122,7 @@ class S3Storage:
                     s3={"addressing_style": style},
                     signature_version="s3v4",
                     connect_timeout=5,
+                    read_timeout=30,  # a stalled call fails (and is retried), never hangs
                     retries={"mode": "standard", "max_attempts": 3},
                 )
                 session = boto3.session.Session()  # one per client: sessions are not thread-safe
