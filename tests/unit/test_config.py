@@ -174,3 +174,13 @@ def test_configured_secrets_are_kept_and_no_files_are_written(tmp_path: Path) ->
     assert settings.webhook_secret == "whsec_mine"
     assert settings.api_keys == {"sk_mine": "prj_mine"}
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == []
+
+
+def test_ingest_limit_and_webhook_secret_overlap_are_read() -> None:
+    defaults = Settings.from_env({})
+    assert defaults.max_concurrent_ingests == 8
+    assert defaults.webhook_secret_overlap_s == 24 * 3600
+    given = Settings.from_env(
+        {"STROBE_MAX_CONCURRENT_INGESTS": "3", "STROBE_WEBHOOK_SECRET_OVERLAP_S": "600"}
+    )
+    assert (given.max_concurrent_ingests, given.webhook_secret_overlap_s) == (3, 600.0)
