@@ -130,7 +130,9 @@ def file_content(
     """The file's bytes: with the API key, or with a signed link's `expires` and `signature`."""
     app = state(request)
     if signature is not None and expires is not None:
-        if not verify(app.settings.secret_key, file_id, expires, signature):
+        if not signature.isascii() or not verify(
+            app.settings.secret_key, file_id, expires, signature
+        ):
             raise ApiError(401, "unauthorized", "the link's signature is invalid or expired")
         record = app.store.get_file(None, file_id)
     else:
@@ -182,7 +184,7 @@ def file_folder_content(
 ) -> StreamingResponse:
     """A file or one of its assets (segments, sprites, tracks) through a path-signed link."""
     app = state(request)
-    if not verify(app.settings.secret_key, file_id, expires, signature):
+    if not signature.isascii() or not verify(app.settings.secret_key, file_id, expires, signature):
         raise ApiError(401, "unauthorized", "the link's signature is invalid or expired")
     record = app.store.get_file(None, file_id)
     if record is None:
