@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from operators.base import TaskError
 from operators.registry import OPERATORS
 from pipeline.api import (
+    openapi,
     routes_files,
     routes_media,
     routes_meta,
@@ -107,4 +108,5 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
     app.include_router(routes_media.router)
     app.include_router(routes_signatures.router)
     app.include_router(routes_meta.router)
+    openapi.install(app)
     return app
