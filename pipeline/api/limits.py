@@ -58,14 +58,15 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit, what = self.limit_of(scope)
-        declared = Headers(scope=scope).get("content-length", "")
+        declared = Headers(scope=scope).get("content-length", "").strip()
         if declared.isdigit() and int(declared) > limit:
             await _refuse(scope, receive, send, PayloadTooLarge(limit, what))
             return
         received = 0
         exceeded = False
         started = False
-        body_done = scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS")
+        headers = Headers(scope=scope)
+        body_done = declared in ("", "0") and "transfer-encoding" not in headers
 
         async def counted() -> Message:
             nonlocal received, exceeded, body_done

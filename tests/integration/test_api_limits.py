@@ -311,3 +311,16 @@ def test_an_uploaded_hls_playlist_is_not_probed_as_media(client: TestClient) -> 
     body = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nupload\n#EXT-X-ENDLIST\n"
     response = client.post("/files?filename=list.m3u8", content=body, headers=A)
     assert response.status_code == 201 and response.json()["data"]["kind"] is None
+
+
+def test_a_streamed_upload_without_a_key_is_refused_before_its_body_is_read(
+    limited: Settings, scratch: list[Path]
+) -> None:
+    headers = {"Content-Type": "application/octet-stream"}
+    with serve_app(app_for(limited)) as base, PeakBytes(scratch) as disk:
+        answer = send_chunked(
+            base, "POST", "/files?filename=a.bin", headers, chunks_of(ATTACK_BYTES)
+        )
+    assert answer.status == 401 and error_in(answer.body)["code"] == "unauthorized"
+    assert answer.headers.get("connection") == "close"
+    assert answer.sent < IN_FLIGHT and disk.peak == 0
