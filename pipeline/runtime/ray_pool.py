@@ -108,7 +108,8 @@ class RayActorPool:
         self.blocked: dict[str, str] = {}  # kind -> why its actors cannot start now
         self.starts = 0
         self._retry_at: dict[str, float] = {}
-        self._released: list[tuple[float, Shape]] = []  # killed recently: Ray may lag
+        self._room_owed = False  # the last room-making retired or drained actors
+        self._starved_since: dict[str, float] = {}  # kind -> when it last had work and no actor
         self._classes: dict[str, type[Operator]] = {}
         self._cluster: tuple[float, dict[str, float], list[dict[str, float]]] = (-1e9, {}, [])
         self._available: tuple[float, dict[str, float]] = (-1e9, {})
@@ -148,7 +149,15 @@ class RayActorPool:
         self._advance_starting()
         self._retire_idle(waiting)
         counts = {kind: sum(a.kind == kind for a in self.actors) for kind in waiting}
-        for kind in sorted(waiting, key=lambda k: (counts[k] > 0, k)):
+        now = self.clock()
+        for kind in waiting:  # starved: work and no actor; served longest-starved first
+            if waiting[kind] > 0 and not counts[kind]:
+                self._starved_since.setdefault(kind, now)
+            else:
+                self._starved_since.pop(kind, None)
+        order = sorted(waiting, key=lambda k: (counts[k] > 0, self._starved_since.get(k, now), k))
+        holding = False
+        for kind in order:
             if waiting[kind] <= 0 or self.clock() < self._retry_at.get(kind, 0.0):
                 continue
             mine = [a for a in self.actors if a.kind == kind and not a.draining]
@@ -161,8 +170,13 @@ class RayActorPool:
                 wanted = min(
                     wanted, max(1, math.ceil(fits(self.shape(kind), self._room()) / workers))
                 )
+            if holding and mine:
+                continue
             for _ in range(wanted):
                 if not self._start(kind, waiting, starved=not mine):
+                    # Room is being made for this starved kind (actors retired or
+                    # draining): no other kind grows into it meanwhile.
+                    holding = holding or (not mine and self._room_owed)
                     break
                 mine.append(self.actors[-1])
 
@@ -258,6 +272,7 @@ class RayActorPool:
 
     def _start(self, kind: str, waiting: Mapping[str, int], *, starved: bool) -> bool:
         shape = self.shape(kind)
+        self._room_owed = False
         never = never_fits(shape, self._cluster_nodes())
         if never is not None:
             self._block(kind, f"{never}: its tasks wait (STROBE_REQUIRE_GPU, node types)")
@@ -290,6 +305,7 @@ class RayActorPool:
         if it fits now."""
         room = self._room()
         plan = plan_room(kind, shape, room, self.actors, waiting, starved=starved, now=self.clock())
+        self._room_owed = bool(plan.retire or plan.drain or any(a.draining for a in self.actors))
         for actor in plan.retire:
             log.info("retiring an idle %s actor to make room for %s", actor.kind, kind)
             self._kill(actor)
@@ -330,6 +346,7 @@ class RayActorPool:
                 if answer is not None:  # tasks report it (e.g. model_missing) and retry it
                     log.warning("%s setup failed: %s", actor.kind, answer.message)
                 actor.phase, actor.since, actor.starting = "ready", now, None
+                actor.ready_at = now
         for actor in [a for a in self.actors if a.starting is not None]:
             limit = (
                 self.settings.placement_timeout_s
@@ -359,8 +376,6 @@ class RayActorPool:
     def _forget(self, actor: Actor) -> None:
         if actor in self.actors:
             self.actors.remove(actor)
-            if actor.phase != "placing":
-                self._released.append((self.clock(), actor.shape))
 
     def _of(self, kind: str) -> list[Actor]:
         return [a for a in self.actors if a.kind == kind]
@@ -369,15 +384,13 @@ class RayActorPool:
 
     def _room(self) -> dict[str, float]:
         """Free resources as this pool counts them: Ray's view, less the actors asked for
-        and not yet (or only just) placed, plus those retired too recently for Ray to show."""
+        and not yet (or only just) placed (see fleet.free_room)."""
         now = self.clock()
-        self._released = [(t, s) for t, s in self._released if now - t < SETTLE_S]
         fetched_at, available = self._available
         if now - fetched_at > AVAILABLE_TTL_S:
             available = dict(ray.available_resources())
             self._available = (now, available)
-        released = [shape for _, shape in self._released]
-        return free_room(available, self.actors, released, now=now, settle_s=SETTLE_S)
+        return free_room(available, self.actors, now=now, settle_s=SETTLE_S)
 
     def _cluster_totals(self) -> dict[str, float]:
         return self._cluster_view()[0]

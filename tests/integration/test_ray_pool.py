@@ -177,8 +177,9 @@ def test_a_starved_kind_drains_busy_actors_of_another_kind(
     one_cpu_ray: None, settings: Settings, tmp_path: Path
 ) -> None:
     with worker(settings, tmp_path, {"image": SCRIPTED, "speech": WHOLE_CPU}) as w:
-        # A steady stream of light work keeps both half-CPU actors busy...
-        light = [w.add(mode="sleep", seconds=0.5) for _ in range(40)]  # 10 s of work
+        # A steady stream of light work keeps both half-CPU actors busy (30 s of it: an
+        # actor with work first serves 3x its start, at least 5 s, before it is drained)...
+        light = [w.add(mode="sleep", seconds=0.5) for _ in range(120)]
         w.wait_for(lambda: w.pool.snapshot()["actors"].get("image", {}).get("busy") == 2, "busy")
         heavy = w.add("speech")
         # ...yet the whole-CPU task does not wait for the stream to end.

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pipeline.runtime.fleet import IDLE_GRACE_S, Actor, free_room, plan_room
+from pipeline.runtime.fleet import (
+    IDLE_GRACE_S,
+    MIN_SERVICE_S,
+    SERVICE_PER_START,
+    Actor,
+    free_room,
+    plan_room,
+)
 
 NOW = 1000.0
 HALF, WHOLE = {"CPU": 0.5}, {"CPU": 1.0}
@@ -59,7 +66,29 @@ def test_room_counts_actors_from_the_moment_they_are_asked_for() -> None:
     just_placed = Actor("video", None, HALF, 1, "setting_up", NOW - 0.5, placed=NOW - 0.5)
     # Idle again just now, placed long ago: Ray shows it, it is not counted twice.
     settled = Actor("audio", None, HALF, 1, "ready", NOW - 0.1, placed=NOW - 30)
-    room = free_room({"CPU": 2.0}, [placing, just_placed, settled], [WHOLE], now=NOW, settle_s=2.0)
-    # Ray shows 2 free: less the two it may not show yet, plus a retired one it still shows.
-    assert room == {"CPU": 2.0}
-    assert free_room({"CPU": 2.0}, [placing], [], now=NOW, settle_s=2.0) == {"CPU": 1.5}
+    room = free_room({"CPU": 2.0}, [placing, just_placed, settled], now=NOW, settle_s=2.0)
+    assert room == {"CPU": 1.0}  # Ray shows 2 free: less the two it may not show yet
+    assert free_room({"CPU": 2.0}, [placing], now=NOW, settle_s=2.0) == {"CPU": 1.5}
+
+
+def test_a_starved_kind_waits_for_an_actor_with_work_to_repay_its_start() -> None:
+    """Two kinds sharing one CPU: the one without an actor gets it only once the other's
+    actor has served MIN_SERVICE_S and SERVICE_PER_START times its start, not task by task."""
+    fresh = actor("video", WHOLE)
+    fresh.requested, fresh.ready_at = NOW - 12, NOW - 2  # 10 s to start, ready 2 s ago
+    waiting = {"speech": 1, "video": 5}
+    plan = plan_room("speech", WHOLE, {"CPU": 0.0}, [fresh], waiting, starved=True, now=NOW)
+    assert (plan.fits, plan.retire, plan.drain) == (False, [], None)
+    busy = actor("video", WHOLE, busy=1)
+    busy.requested, busy.ready_at = NOW - 12, NOW - 2
+    plan = plan_room("speech", WHOLE, {"CPU": 0.0}, [busy], waiting, starved=True, now=NOW)
+    assert (plan.fits, plan.drain) == (False, None)
+    served = NOW + max(MIN_SERVICE_S, SERVICE_PER_START * 10) - 2
+    assert plan_room("speech", WHOLE, {"CPU": 0.0}, [fresh], waiting, starved=True, now=served).fits
+    later = plan_room("speech", WHOLE, {"CPU": 0.0}, [busy], waiting, starved=True, now=served)
+    assert later.drain is busy
+    # With nothing waiting for its kind, an idle actor goes at once, served or not.
+    nothing = plan_room(
+        "speech", WHOLE, {"CPU": 0.0}, [fresh], {"speech": 1}, starved=True, now=NOW
+    )
+    assert nothing.retire == [fresh]
