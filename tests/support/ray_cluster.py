@@ -86,7 +86,8 @@ def ray_nodes(
     ray = str(Path(sys.executable).with_name("ray"))
     port = free_port()
     address = f"127.0.0.1:{port}"
-    env = {**os.environ, **(env or {}), **RAY_ENV}
+    # A node stopped at the end drains for up to 30 s by default (work is over by then).
+    env = {**os.environ, **(env or {}), **RAY_ENV, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
     commands = [
         [
             ray,
