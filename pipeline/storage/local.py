@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipeline.storage.keys import check_key
 from pipeline.storage.port import StorageError
 
 
@@ -66,7 +67,8 @@ class LocalStorage:
         return path
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not key or not path.is_relative_to(self.root) or path == self.root:
-            raise StorageError(f"object key {key!r} escapes the storage root")
+        # Refused, never normalised: `a/../b` is not another spelling of `b` here.
+        path = self.root / check_key(key)
+        if not path.resolve().is_relative_to(self.root):  # a link placed inside the root
+            raise StorageError(f"object key {key!r} leads out of the storage root")
         return path

@@ -7,7 +7,6 @@ actor from the storage URL) touches neither the network nor the credential chain
 
 from __future__ import annotations
 
-import posixpath
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from pipeline.storage.keys import check_key
 from pipeline.storage.port import StorageError
 
 MiB = 1024 * 1024
@@ -106,11 +106,10 @@ class S3Storage:
         return url
 
     def _object_key(self, key: str) -> str:
-        """The same keys as LocalStorage: relative, and never above the root once normalised."""
-        clean = posixpath.normpath(key) if key else ""
-        if not clean or key.startswith("/") or clean in {".", ".."} or clean.startswith("../"):
-            raise StorageError(f"object key {key!r} escapes the storage root")
-        return f"{self.prefix}/{clean}" if self.prefix else clean
+        """The same keys as LocalStorage: plain parts only, refused rather than normalised
+        (S3 itself would store `a/../b` as a key of its own)."""
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
 
     def _s3(self) -> Any:
         with self._lock:

@@ -77,9 +77,19 @@ def test_reading_a_missing_object_is_a_storage_error(storage: Storage, tmp_path:
 
 
 ESCAPING_KEYS = ["../x", "../../etc/passwd", "prj_a/../../x", "/etc/passwd", "/tmp/x", "", "."]
+# Keys that a normaliser would fold into another, valid key: refused as they are.
+UNPLAIN_KEYS = [
+    "prj_a/x/../y",
+    "prj_a/./y",
+    "prj_a//y",
+    "prj_a/y/",
+    "prj_a/..\\..\\y",
+    "prj_a/y\x00.txt",
+    "prj_a/y\n.txt",
+]
 
 
-@pytest.mark.parametrize("key", ESCAPING_KEYS)
+@pytest.mark.parametrize("key", ESCAPING_KEYS + UNPLAIN_KEYS)
 def test_keys_that_escape_the_root_are_refused(storage: Storage, tmp_path: Path, key: str) -> None:
     source = write(tmp_path / "in", b"data")
     with pytest.raises(StorageError):
@@ -119,3 +129,20 @@ def test_deleting_a_key_that_is_only_a_prefix_is_a_no_op(storage: Storage, tmp_p
     assert not storage.exists("prj_a")
     storage.delete("prj_a")
     assert storage.exists("prj_a/x")
+
+
+def test_a_name_that_climbs_into_another_project_cannot_touch_its_object(
+    storage: Storage, tmp_path: Path
+) -> None:
+    # The key project A's upload named `x/../../../../prj_b/uploads/file_1/v.mp4` got (a URL
+    # ingest used to decode `%2F` into such a name): normalised, it is B's object.
+    victim = "prj_b/uploads/file_1/v.mp4"
+    storage.put_file(victim, write(tmp_path / "victim", b"victim's bytes"), "video/mp4")
+    attack = "prj_a/uploads/file_2/x/../../../../prj_b/uploads/file_1/v.mp4"
+    with pytest.raises(StorageError):
+        storage.put_file(attack, write(tmp_path / "attacker", b"attacker's bytes"), "video/mp4")
+    with pytest.raises(StorageError):
+        storage.delete(attack)
+    with pytest.raises(StorageError):
+        list(storage.iter_bytes(attack))
+    assert b"".join(storage.iter_bytes(victim)) == b"victim's bytes"
