@@ -16,6 +16,7 @@ from pipeline.config import Settings
 from pipeline.fetch import download
 from pipeline.ids import new_id, now_iso
 from pipeline.storage import Storage, StorageError
+from pipeline.storage.keys import name_or_fallback
 from pipeline.store import FileRecord, MediaRecord, Store
 from pipeline.uploads import save_upload
 
@@ -120,6 +121,6 @@ def media_files(store: Store, project_id: str, media_id: str) -> list[FileRecord
 
 
 def _name_in(url: str) -> str:
-    last = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    ok = last and not last.startswith(".") and "\\" not in last and last.isprintable()
-    return last[:255] if ok else "download"
+    """The URL's last path segment, decoded, when that is one plain name (`a%2F..%2Fb`
+    decodes to `a/../b`: its last part `b` is kept); `download` otherwise."""
+    return name_or_fallback(unquote(urlsplit(url).path.rsplit("/", 1)[-1]))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 
 from operators.base import MediaInfo, TaskError
+from pipeline.content_types import probed_mimetype
 from pipeline.ids import new_id, now_iso
 from pipeline.media import describe, probe
 from pipeline.storage import Storage
+from pipeline.storage.keys import upload_key
 from pipeline.store import FileRecord, Store
 
 
@@ -26,9 +27,9 @@ def save_upload(
         info: MediaInfo | None = probe(path, max_pixels=max_pixels)
     except TaskError:
         info = None  # kept as a plain file; a task on it fails with a clear error
-    mimetype = _mimetype(filename, content_type)
+    mimetype = probed_mimetype(info, filename, content_type)
     file_id = new_id("file")
-    key = f"{project_id}/uploads/{file_id}/{filename}"
+    key = upload_key(project_id, file_id, filename)  # UnsafeName for a name that is not plain
     size = storage.put_file(key, path, mimetype)
     stamp = now_iso()
     record = FileRecord(
@@ -54,9 +55,3 @@ def _kind(info: MediaInfo | None) -> str | None:
     if info.is_image:
         return "image"
     return "video" if info.has_video else "audio"
-
-
-def _mimetype(filename: str, content_type: str | None) -> str:
-    if content_type and "/" in content_type and not content_type.startswith("multipart/"):
-        return content_type.split(";")[0].strip()
-    return mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -115,6 +115,29 @@ def test_a_text_file_is_kept_as_a_plain_file(
     assert_stored(record, samples.text, store, storage)
 
 
+@pytest.mark.parametrize(
+    ("filename", "content_type", "mimetype"),
+    [
+        ("page.bin", "text/html", "application/octet-stream"),  # the header is not believed
+        ("page", "text/html; charset=utf-8", "application/octet-stream"),
+        ("notes.txt", "application/x-www-form-urlencoded", "text/plain"),  # from the name
+    ],
+)
+def test_a_plain_file_is_typed_by_its_name_never_by_the_header(
+    samples: Samples,
+    tmp_path: Path,
+    store: SQLiteStore,
+    storage: LocalStorage,
+    filename: str,
+    content_type: str,
+    mimetype: str,
+) -> None:
+    record = upload(
+        samples.text, tmp_path, store, storage, filename=filename, content_type=content_type
+    )
+    assert (record.kind, record.mimetype) == (None, mimetype)
+
+
 def test_a_picture_over_the_pixel_limit_is_kept_as_a_plain_file(
     tmp_path: Path, store: SQLiteStore, storage: LocalStorage
 ) -> None:
@@ -128,10 +151,15 @@ def test_a_picture_over_the_pixel_limit_is_kept_as_a_plain_file(
 @pytest.mark.parametrize(
     ("filename", "content_type", "mimetype"),
     [
-        ("clip.mp4", "video/quicktime", "video/quicktime"),  # the client's word wins
+        ("clip.mp4", "video/quicktime", "video/quicktime"),  # another name of what was found
         ("clip.mp4", "video/mp4; codecs=avc1", "video/mp4"),
         ("clip.mp4", "multipart/form-data; boundary=x", "video/mp4"),  # not the file's type
-        ("clip", None, "application/octet-stream"),
+        ("clip", None, "video/mp4"),  # from the bytes, not the name
+        # curl's default for a raw body, a generic header, and a lie: none of them is kept
+        ("clip", "application/x-www-form-urlencoded", "video/mp4"),
+        ("clip.mp4", "application/octet-stream", "video/mp4"),
+        ("clip.html", "text/html", "video/mp4"),
+        ("clip.mov", "image/jpeg", "video/quicktime"),  # the name fits what was found
     ],
 )
 def test_mimetype(
