@@ -17,7 +17,9 @@ from pipeline.config import Settings
 from pipeline.fetch import download
 from pipeline.ids import now_iso, output_file_id
 from pipeline.media import MediaFile, describe, probe
+from pipeline.public_messages import public_message
 from pipeline.storage import Storage, StorageError
+from pipeline.storage.keys import UnsafeName, check_relative, output_key
 from pipeline.store import FileRecord
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,10 @@ class Failure:
     code: str
     message: str
     retryable: bool = False
+
+    def __post_init__(self) -> None:
+        # Clients read this: no server paths or object reprs (the log keeps the original).
+        object.__setattr__(self, "message", public_message(self.message))
 
     @classmethod
     def of(cls, exc: TaskError) -> Failure:
@@ -113,7 +119,8 @@ def execute(
         return JobResult(job.task_id, error=Failure.of(exc))
     except Exception as exc:  # a bug: keep the worker alive, say so, log the task id
         log.exception("task %s failed with an internal error", job.task_id)
-        return JobResult(job.task_id, error=Failure("internal", f"internal error: {exc}"))
+        message = f"internal error ({type(exc).__name__}); the server's log has the details"
+        return JobResult(job.task_id, error=Failure("internal", message))
 
 
 def _run(
@@ -156,11 +163,15 @@ def _fetch_input(
         try:
             storage.get_file(job.input_key, dest)
         except StorageError as exc:
+            log.warning("task %s: reading its input failed: %s", job.task_id, exc)
             if exc.retryable:
-                raise TaskError("storage_unavailable", str(exc), retryable=True) from exc
-            raise TaskError("input_unreadable", f"the input file is missing: {exc}") from exc
+                raise TaskError(
+                    "storage_unavailable", "the storage could not be read", retryable=True
+                ) from exc
+            raise TaskError("input_unreadable", "the input file is missing") from exc
         except OSError as exc:
-            raise TaskError("input_unreadable", f"the input file is missing: {exc}") from exc
+            log.warning("task %s: reading its input failed: %s", job.task_id, exc)
+            raise TaskError("input_unreadable", "the input file is missing") from exc
     else:
         raise TaskError("input_unreadable", "the task names no input")
 
@@ -174,12 +185,12 @@ def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> 
         # What was written, not what was asked for; outputs are written upright.
         info |= describe(probe(path, rotated=False))
     # Deterministic keys: a retried task overwrites its earlier output.
-    folder = f"{job.project_id}/{job.task_id}"
-    size = _put(storage, f"{folder}/{filename}", path, artifact.mimetype)
+    key = _key(job, filename, "filename")
+    size = _put(storage, key, path, artifact.mimetype)
     for asset in artifact.assets:
         name = safe_asset_name(asset.name)
         asset_path = asset.path or _write(tmp / "assets" / name, asset.data)
-        _put(storage, f"{folder}/{name}", asset_path, asset.mimetype)
+        _put(storage, _key(job, name, "asset name"), asset_path, asset.mimetype)
     if artifact.assets:
         info["assets"] = {safe_asset_name(a.name): a.mimetype for a in artifact.assets}
     info |= dict(artifact.summary)
@@ -192,7 +203,7 @@ def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> 
         filename=filename,
         mimetype=artifact.mimetype,
         filesize=size,
-        storage_key=f"{folder}/{filename}",
+        storage_key=key,
         created=stamp,
         updated=stamp,
         info=info,
@@ -203,11 +214,19 @@ def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> 
 
 
 def safe_asset_name(name: str) -> str:
-    """Asset names are relative paths below the output folder: no '..', no absolute paths."""
-    parts = name.split("/")
-    if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise TaskError("internal", f"operator produced an unsafe asset name {name!r}")
-    return name
+    """Asset names are relative paths below the output folder, each part a plain name."""
+    try:
+        return check_relative(name)
+    except UnsafeName as exc:
+        raise TaskError("internal", f"operator produced an unsafe asset name {name!r}") from exc
+
+
+def _key(job: Job, name: str, what: str) -> str:
+    """The output's key (see pipeline.storage.keys); the API already refused a bad name."""
+    try:
+        return output_key(job.project_id, job.task_id, name)
+    except UnsafeName as exc:
+        raise TaskError("internal", f"the output's {what} {name!r} cannot be stored") from exc
 
 
 def _write(path: Path, data: bytes | None) -> Path:
@@ -222,6 +241,7 @@ def _put(storage: Storage, key: str, path: Path, mimetype: str) -> int:
     try:
         return storage.put_file(key, path, mimetype)
     except StorageError as exc:
+        log.warning("storing %s failed: %s", key, exc)
         raise TaskError(
-            "storage_unavailable", f"could not store the output: {exc}", retryable=exc.retryable
+            "storage_unavailable", "could not store the output", retryable=exc.retryable
         ) from exc

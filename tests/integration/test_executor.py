@@ -311,11 +311,28 @@ class _Broken(Operator):
 
 
 def test_an_operator_bug_is_an_internal_error_not_a_crash(
-    samples: Samples, storage: LocalStorage, settings: Settings
+    samples: Samples, storage: LocalStorage, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = f"{PROJECT}/uploads/file_in/photo.jpg"
     storage.put_file(key, samples.photo, "image/jpeg")
-    result = execute(image_job(input_key=key), _Broken(), storage, settings)
+    job = image_job(input_key=key)
+    result = execute(job, _Broken(), storage, settings)
     message = error_of(result, "internal", retryable=False)
-    assert "division by zero" in message
+    # The client learns it was a bug; what the code said stays in the server's log.
+    assert "ZeroDivisionError" in message and "division by zero" not in message
+    assert job.task_id in caplog.text and "division by zero" in caplog.text
     assert not any((settings.data_dir / "work").iterdir())
+
+
+def test_a_failed_output_never_shows_the_server_paths(
+    samples: Samples, storage: LocalStorage, settings: Settings
+) -> None:
+    # A name of 130 two-byte characters: over what a file system stores in one name. It ran
+    # into the disk before and came back as `internal` with the object's absolute path.
+    key = f"{PROJECT}/uploads/file_in/photo.jpg"
+    storage.put_file(key, samples.photo, "image/jpeg")
+    result = run(image_job(input_key=key, filename="é" * 130 + ".jpg"), storage, settings)
+    assert result.error is not None
+    assert str(settings.data_dir) not in result.error.message
+    assert str(storage.root) not in result.error.message
+    assert [p for p in stored_objects(storage, PROJECT) if "uploads" not in p.parts] == []
