@@ -114,7 +114,9 @@ class Presenter:
         status: int = 200,
         links: dict[str, Any] | None = None,
     ) -> JSONResponse:
-        return self._envelope(request, data, status, "object", links or {"self": str(request.url)})
+        return self._envelope(
+            request, data, status, "object", links or {"self": self._here(request)}
+        )
 
     def many(
         self, request: Request, items: list[dict[str, Any]], *, total: int, page: int, limit: int
@@ -136,7 +138,7 @@ class Presenter:
         error = {"code": exc.code, "message": exc.message}
         if exc.field:
             error["field"] = exc.field
-        links = {"self": str(request.url)}
+        links = {"self": self._here(request)}
         return self._envelope(request, None, exc.status, "error", links, error=error)
 
     def _envelope(
@@ -166,6 +168,11 @@ class Presenter:
         return JSONResponse(body, status_code=status)
 
     # links -------------------------------------------------------------------------
+
+    def _here(self, request: Request) -> str:
+        """This request's URL on the public base (STROBE_PUBLIC_URL), not on its Host header."""
+        query = request.url.query
+        return f"{self.base_url}{request.url.path}" + (f"?{query}" if query else "")
 
     def _main_url(self, file: FileRecord) -> str:
         if file.info.get("assets"):

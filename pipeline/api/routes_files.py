@@ -19,6 +19,7 @@ from pipeline.api.multipart import receive_file
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import FileCreate, FileLabels, FileUpdate
 from pipeline.api.validation import request_error
+from pipeline.content_types import content_disposition
 from pipeline.library import Labels, ingest_url, keep_upload, remove_file
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.signing import verify
@@ -172,7 +173,10 @@ def _stream(
         chunks = storage.iter_bytes(key)
     except StorageError as exc:
         raise ApiError(404, "not_found", f"the content of file {file_id} is missing") from exc
-    headers = {"Content-Disposition": f'inline; filename="{filename}"'}
+    headers = {
+        "Content-Disposition": content_disposition(filename, mimetype),
+        "X-Content-Type-Options": "nosniff",  # the type is the one recorded, never sniffed
+    }
     if size is not None:
         headers["Content-Length"] = str(size)
     return StreamingResponse(chunks, media_type=mimetype, headers=headers)

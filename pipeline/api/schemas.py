@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from operators.catalog import (
     FORMAT_ALIASES,
@@ -16,6 +15,7 @@ from operators.catalog import (
     format_for_extension,
 )
 from pipeline.api.errors import invalid
+from pipeline.storage.keys import MAX_NAME_BYTES, name_problem
 from pipeline.urlguard import check_url_syntax, literal_private_host
 
 MAX_DIMENSION = 8192
@@ -55,13 +55,24 @@ CodecName = Literal["h264", "hevc", "vp9", "vp8", "av1"]
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 FOLDER_PATTERN = r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}$"
 _LABELS = ("ref", "folder")  # stored with the task's options, not options of the operator
-_FILENAME_OK = re.compile(r"[^/\\\x00-\x1f\x7f]+")
+
+
+def check_folder(folder: str | None) -> str | None:
+    """A folder label (`FOLDER_PATTERN`) whose parts are plain names: no `.` or `..`."""
+    for part in (folder or "x").split("/"):
+        if name_problem(part):
+            raise ValueError("each part must be a plain name (not '.' or '..', no leading '.')")
+    return folder
+
+
+Folder = Annotated[str | None, AfterValidator(check_folder)]
 
 
 class TaskCreate(BaseModel):
     """POST /tasks. Give `url` or `file_id`; `kind` may be left to `format`."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: `"width": true` or `"width": "10"` is refused, not read as a number.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     url: str | None = Field(None, max_length=4096, description="Public http(s) URL of the input")
     file_id: str | None = Field(None, max_length=64, description="An uploaded file's id")
@@ -86,7 +97,7 @@ class TaskCreate(BaseModel):
         None, max_length=2048, description="Notified with the task when it is ready or fails"
     )
     ref: str | None = Field(None, pattern=REF_PATTERN, description="Names the output in its media")
-    folder: str | None = Field(None, pattern=FOLDER_PATTERN, description="A label for the output")
+    folder: Folder = Field(None, pattern=FOLDER_PATTERN, description="A label for the output")
 
 
 @dataclass(frozen=True)
@@ -164,11 +175,11 @@ def _check_public_url(field: str, url: str, allow_private: bool) -> None:
         )
 
 
-def check_filename(filename: str) -> None:
-    if not _FILENAME_OK.fullmatch(filename) or filename in {".", ".."} or filename.startswith("."):
-        raise invalid(
-            "filename", "must be a plain file name: no '/', '\\', control characters or leading '.'"
-        )
+def check_filename(filename: str, field: str = "filename") -> None:
+    """A 422 naming `field` unless `filename` can be one part of a storage key."""
+    problem = name_problem(filename)
+    if problem:
+        raise invalid(field, f"{problem} (a plain file name, at most {MAX_NAME_BYTES} bytes)")
 
 
 def _infer_kind(fmt: str | None, filename: str | None) -> str:

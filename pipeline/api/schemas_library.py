@@ -7,18 +7,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.api.limits import Metadata
-from pipeline.api.schemas import FOLDER_PATTERN, MAX_FILENAME, REF_PATTERN
+from pipeline.api.schemas import FOLDER_PATTERN, MAX_FILENAME, REF_PATTERN, Folder
 
 MAX_EXPIRY_S = 7 * 24 * 3600
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # no `true` for a number
 
 
 class FileLabels(_Request):
     ref: str | None = Field(None, pattern=REF_PATTERN)
-    folder: str | None = Field(None, pattern=FOLDER_PATTERN)
+    folder: Folder = Field(None, pattern=FOLDER_PATTERN)
     filename: str | None = Field(None, min_length=1, max_length=MAX_FILENAME)
     metadata: Metadata = None
 
@@ -44,6 +44,6 @@ class SignatureCreate(_Request):
     """POST /signatures: a signed, expiring URL for `folder/filename`."""
 
     filename: str = Field(..., min_length=1, max_length=MAX_FILENAME)
-    folder: str | None = Field(None, pattern=FOLDER_PATTERN)
+    folder: Folder = Field(None, pattern=FOLDER_PATTERN)
     expiry: int | None = Field(None, description="Unix time the URL stops working")
     method: Literal["get", "put"] = "get"

@@ -16,8 +16,8 @@ def sign(secret: str, file_id: str, expires: int) -> str:
 def verify(
     secret: str, file_id: str, expires: int, signature: str, now: float | None = None
 ) -> bool:
-    if expires < (time.time() if now is None else now):
-        return False
+    if expires < (time.time() if now is None else now) or not signature.isascii():
+        return False  # compare_digest refuses (raises on) non-ASCII strings
     return hmac.compare_digest(sign(secret, file_id, expires), signature)
 
 
@@ -61,8 +61,8 @@ def verify_path(
     now: float | None = None,
 ) -> bool:
     """True when unexpired and signed with any of `keys` (so keys can be rotated)."""
-    if expiry < (time.time() if now is None else now):
-        return False
+    if expiry < (time.time() if now is None else now) or not signature.isascii():
+        return False  # compare_digest refuses (raises on) non-ASCII strings
     return any(
         hmac.compare_digest(sign_path(k, project_id, path, expiry, method), signature) for k in keys
     )
