@@ -106,11 +106,11 @@ def _media_types(info: MediaInfo) -> tuple[str, set[str]]:
     family = _CONTAINERS.get(info.container)
     if family is None:
         return GENERIC, {GENERIC}
-    default = family.video if info.has_video else family.audio
+    # A video stream in an audio container (cover art) keeps the audio type, and back.
+    first, second = (family.video, family.audio) if info.has_video else (family.audio, family.video)
+    default = first or second or GENERIC
     if info.container == "matroska" and {info.video_codec, info.audio_codec} <= _WEBM_CODECS:
         default = "video/webm" if info.has_video else "audio/webm"
-    if default is None:  # e.g. a video stream in an audio container: cover art, kept apart
-        default = family.audio or family.video or GENERIC
     names = {t for t in (family.video, family.audio, *family.also) if t}
     top = default.split("/")[0]
     return default, {t for t in names | {default} if t.split("/")[0] == top}

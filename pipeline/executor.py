@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from pipeline.ids import now_iso, output_file_id
 from pipeline.media import MediaFile, describe, probe
 from pipeline.public_messages import public_message
 from pipeline.storage import Storage, StorageError
-from pipeline.storage.keys import UnsafeName, check_relative, output_key
+from pipeline.storage.keys import UnsafeName, asset_key, check_relative, output_key
 from pipeline.store import FileRecord
 
 log = logging.getLogger(__name__)
@@ -185,12 +186,12 @@ def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> 
         # What was written, not what was asked for; outputs are written upright.
         info |= describe(probe(path, rotated=False))
     # Deterministic keys: a retried task overwrites its earlier output.
-    key = _key(job, filename, "filename")
+    key = _key(output_key, job, filename)
     size = _put(storage, key, path, artifact.mimetype)
     for asset in artifact.assets:
         name = safe_asset_name(asset.name)
         asset_path = asset.path or _write(tmp / "assets" / name, asset.data)
-        _put(storage, _key(job, name, "asset name"), asset_path, asset.mimetype)
+        _put(storage, _key(asset_key, job, name), asset_path, asset.mimetype)
     if artifact.assets:
         info["assets"] = {safe_asset_name(a.name): a.mimetype for a in artifact.assets}
     info |= dict(artifact.summary)
@@ -221,12 +222,12 @@ def safe_asset_name(name: str) -> str:
         raise TaskError("internal", f"operator produced an unsafe asset name {name!r}") from exc
 
 
-def _key(job: Job, name: str, what: str) -> str:
-    """The output's key (see pipeline.storage.keys); the API already refused a bad name."""
+def _key(make: Callable[[str, str, str], str], job: Job, name: str) -> str:
+    """A key of the task's output (see pipeline.storage.keys); the API refused bad names."""
     try:
-        return output_key(job.project_id, job.task_id, name)
+        return make(job.project_id, job.task_id, name)
     except UnsafeName as exc:
-        raise TaskError("internal", f"the output's {what} {name!r} cannot be stored") from exc
+        raise TaskError("internal", f"the output name {name!r} cannot be stored: {exc}") from exc
 
 
 def _write(path: Path, data: bytes | None) -> Path:

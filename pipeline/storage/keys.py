@@ -64,21 +64,26 @@ def name_or_fallback(name: str) -> str:
     return last if name_problem(last) is None else FALLBACK_NAME
 
 
-def project_key(project_id: str, *parts: str) -> str:
-    """The key of `parts` in the project: the only way keys are made."""
+def project_key(project_id: str, *names: str) -> str:
+    """The key of `names` (folders, then the file) in the project: the only way keys are
+    made. Each name is one part: a `/` inside one is refused, not taken as a folder."""
     if not PROJECT_ID.fullmatch(project_id):
         raise UnsafeName(f"project id {project_id!r} cannot start a key")
-    return "/".join([project_id, *(check_relative(part) for part in parts)])
+    return "/".join([project_id, *(check_name(name) for name in names)])
 
 
 def upload_key(project_id: str, file_id: str, filename: str) -> str:
     return project_key(project_id, UPLOADS, file_id, filename)
 
 
-def output_key(project_id: str, task_id: str, name: str) -> str:
-    """A task's output or one of its assets (`name` may have folders); a re-run of the task
-    writes the same keys."""
-    return project_key(project_id, task_id, name)
+def output_key(project_id: str, task_id: str, filename: str) -> str:
+    """A task's output; a re-run of the task writes the same key."""
+    return project_key(project_id, task_id, filename)
+
+
+def asset_key(project_id: str, task_id: str, path: str) -> str:
+    """One of a task's output's assets, beside it (`path` may have folders: `seg/1.m4s`)."""
+    return project_key(project_id, task_id, *path.split("/"))
 
 
 def check_key(key: str) -> str:
