@@ -7,6 +7,9 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from pipeline.storage.keys import PROJECT_ID
 
 DEFAULT_PROJECT = "prj_default"
 
@@ -64,7 +67,7 @@ class Settings:
             api_keys=parse_api_keys(env.get("STROBE_API_KEYS", "")),
             models_dir=Path(env.get("STROBE_MODELS_DIR", str(data_dir / "models"))),
             allow_private_urls=_flag(env, "STROBE_ALLOW_PRIVATE_URLS"),
-            public_url=(env.get("STROBE_PUBLIC_URL") or "").rstrip("/") or None,
+            public_url=_public_url(env),
             secret_key=env.get("STROBE_SECRET_KEY", ""),
             webhook_secret=env.get("STROBE_WEBHOOK_SECRET", ""),
             webhook_secret_overlap_s=_float(env, "STROBE_WEBHOOK_SECRET_OVERLAP_S", 24 * 3600),
@@ -110,8 +113,22 @@ def parse_api_keys(raw: str) -> dict[str, str]:
         key, sep, project = pair.partition(":")
         if not sep or not key or not project:
             raise ConfigError(f"STROBE_API_KEYS: expected 'key:project_id' pairs, got {pair!r}")
+        if not PROJECT_ID.fullmatch(project):  # it starts every key of the project's objects
+            raise ConfigError(
+                f"STROBE_API_KEYS: project id {project!r} must be letters, digits, '_' or '-' "
+                "(at most 64, starting with a letter or digit)"
+            )
         keys[key] = project
     return keys
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """STROBE_PUBLIC_URL: the base of every link the API hands out (`https://host[/path]`)."""
+    url = (env.get("STROBE_PUBLIC_URL") or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query):
+        raise ConfigError(f"STROBE_PUBLIC_URL: expected http(s)://host[:port][/path], got {url!r}")
+    return url or None
 
 
 KIND_TIMEOUT_PREFIX = "STROBE_TASK_TIMEOUT_S_"

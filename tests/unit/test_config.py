@@ -184,3 +184,18 @@ def test_ingest_limit_and_webhook_secret_overlap_are_read() -> None:
         {"STROBE_MAX_CONCURRENT_INGESTS": "3", "STROBE_WEBHOOK_SECRET_OVERLAP_S": "600"}
     )
     assert (given.max_concurrent_ingests, given.webhook_secret_overlap_s) == (3, 600.0)
+
+
+@pytest.mark.parametrize("project", ["../prj_b", "prj/a", ".", "prj a", "é"])
+def test_a_project_id_that_cannot_start_a_storage_key_is_refused(project: str) -> None:
+    with pytest.raises(ConfigError, match="project id"):
+        parse_api_keys(f"sk_a:{project}")
+
+
+@pytest.mark.parametrize(
+    "url", ["media.example.com", "ftp://media.example.com", "https://", "https://h/?x=1"]
+)
+def test_a_public_url_must_be_an_http_base(tmp_path: Path, url: str) -> None:
+    env = {"STROBE_DATA_DIR": str(tmp_path), "STROBE_PUBLIC_URL": url}
+    with pytest.raises(ConfigError, match="STROBE_PUBLIC_URL"):
+        Settings.from_env(env)
