@@ -54,8 +54,9 @@ def test_every_strobe_setting_in_the_manifests_is_read_by_the_code() -> None:
     assert {"STROBE_DATABASE_URL", "STROBE_STORAGE_URL", "STROBE_RAY_ADDRESS"} <= used
     for name in used:
         assert f'"{name}"' in CONFIG_SOURCE or f'"{name}"' in CLIENT_SOURCE, name
-    env = {n: "1" for n in used if n not in ("STROBE_API_KEYS",)}
-    Settings.from_env({**env, "STROBE_API_KEYS": "k:p"})  # the values shapes parse
+    shaped = {"STROBE_API_KEYS": "k:p", "STROBE_PUBLIC_URL": "https://strobe.example"}
+    env = {n: "1" for n in used if n not in shaped}
+    Settings.from_env({**env, **shaped})  # the values shapes parse
 
 
 def test_compose_runs_the_cli_on_its_default_port() -> None:
