@@ -7,12 +7,14 @@ from pipeline.store.port import (
     Idempotent,
     MediaRecord,
     Page,
+    Position,
     Store,
     TaskPage,
     TaskQuery,
     TaskRecord,
     WebhookEvent,
     WebhookSecret,
+    position_of,
 )
 
 
@@ -39,6 +41,7 @@ __all__ = [
     "Idempotent",
     "MediaRecord",
     "Page",
+    "Position",
     "Store",
     "TaskPage",
     "TaskQuery",
@@ -46,4 +49,5 @@ __all__ = [
     "WebhookEvent",
     "WebhookSecret",
     "open_store",
+    "position_of",
 ]

@@ -110,19 +110,43 @@ class Idempotent:
 
 
 @dataclass(frozen=True)
+class Position:
+    """A row's place in a sorted list: its sort value and its id (which breaks ties).
+
+    The value is the `created` or `updated` stamp, or the output's filesize (None for a task
+    with no output yet, listed after those that have one)."""
+
+    value: str | int | None
+    id: str
+
+
+def position_of(task: TaskRecord, sort: str) -> Position:
+    if sort == "filesize":
+        return Position(task.output.filesize if task.output else None, task.id)
+    return Position(task.updated if sort == "updated" else task.created, task.id)
+
+
+@dataclass(frozen=True)
 class TaskQuery:
+    """One page of a project's tasks: by number (`page`), or the `limit` rows right after
+    or right before a position (keyset paging: as fast at any depth, stable under inserts)."""
+
     page: int = 1
     limit: int = 12
     sort: str = "created"
     order: str = "desc"
     kind: str | None = None
     status: str | None = None
+    after: Position | None = None
+    before: Position | None = None
 
 
 @dataclass(frozen=True)
 class TaskPage:
     items: list[TaskRecord]
-    total: int
+    total: int  # every task matching the filters, whatever the page
+    more_before: bool = False  # rows precede the first item
+    more_after: bool = False  # rows follow the last item
 
 
 class Store(Protocol):

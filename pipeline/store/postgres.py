@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
+from pipeline.store.sql_paging import LIST_INDEXES
 from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
 from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 
@@ -31,6 +32,10 @@ MIGRATIONS: tuple[str, ...] = (
     SCHEMA.format(float="DOUBLE PRECISION"),
     WORKERS_SCHEMA.format(float="DOUBLE PRECISION"),
     WEBHOOK_SECRETS_SCHEMA.format(float="DOUBLE PRECISION"),
+    # Lists by index at any depth; the (project_id, created) ones are prefixes of the new.
+    LIST_INDEXES
+    + "DROP INDEX IF EXISTS tasks_project; DROP INDEX IF EXISTS files_project; "
+    + "DROP INDEX IF EXISTS media_project;",
 )
 
 # pg_advisory_xact_lock key serialising schema changes across replicas ("Strobe" in ASCII).

@@ -14,7 +14,16 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from pipeline.ids import new_id, now_iso
-from pipeline.store.port import FileRecord, TaskPage, TaskQuery, TaskRecord, WebhookEvent
+from pipeline.store import sql_paging as paging
+from pipeline.store.port import (
+    FileRecord,
+    Position,
+    TaskPage,
+    TaskQuery,
+    TaskRecord,
+    WebhookEvent,
+    position_of,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -115,7 +124,6 @@ _TASK_SELECT = (
     f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS} FROM tasks t "
     "LEFT JOIN files f ON f.id = t.output_file_id"
 )
-_SORT_COLUMNS = {"created": "t.created", "updated": "t.updated", "filesize": "f.filesize"}
 _HELD = "id=? AND lease_owner=? AND status='processing'"
 
 
@@ -183,26 +191,71 @@ class SqlStore(ABC):
         return _task(row) if row else None
 
     def list_tasks(self, project_id: str, query: TaskQuery) -> TaskPage:
-        where, params = ["t.project_id = ?"], [project_id]
-        for column, value in (("t.kind", query.kind), ("t.status", query.status)):
-            if value:
-                where.append(f"{column} = ?")
-                params.append(value)
-        clause = " AND ".join(where)
-        direction = "ASC" if query.order == "asc" else "DESC"
-        order = f"{_SORT_COLUMNS[query.sort]} {direction}, t.id {direction}"
-        if query.sort == "filesize":
-            order = f"(f.filesize IS NULL), {order}"  # unfinished tasks last either way
+        clause, params = paging.filters(project_id, query)
         with self._connect() as db:
             total = self._run(
                 db, f"SELECT COUNT(*) FROM tasks t WHERE {clause}", params
             ).fetchone()[0]
-            rows = self._run(
-                db,
-                f"{_TASK_SELECT} WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*params, query.limit, (query.page - 1) * query.limit],
-            ).fetchall()
-        return TaskPage(items=[_task(r) for r in rows], total=int(total))
+            at = query.before or query.after
+            if at is None:
+                offset = (query.page - 1) * query.limit
+                rows = self._run(
+                    db,
+                    f"{_TASK_SELECT} WHERE {clause} "
+                    f"ORDER BY {paging.order_by(query.sort, query.order)} LIMIT ? OFFSET ?",
+                    [*params, query.limit, offset],
+                ).fetchall()
+                items = [_task(r) for r in rows]
+                more_after = offset + len(items) < total
+                return TaskPage(items, int(total), offset > 0 and total > 0, more_after)
+            backwards = query.before is not None
+            items, more = self._keyset(db, clause, params, query, at, backwards)
+            # The other side of the page: is there a row beyond its first (or last) item?
+            other = False
+            if items:
+                edge = position_of(items[-1 if backwards else 0], query.sort)
+                other = self._keyset_exists(db, clause, params, query, edge, not backwards)
+        more_before, more_after = (more, other) if backwards else (other, more)
+        return TaskPage(items, int(total), more_before, more_after)
+
+    def _keyset(
+        self,
+        db: Connection,
+        clause: str,
+        params: list[Any],
+        query: TaskQuery,
+        at: Position,
+        backwards: bool,
+    ) -> tuple[list[TaskRecord], bool]:
+        """Up to `limit` rows right after `at` (right before it, `backwards`), in list order,
+        and whether more rows lie beyond them."""
+        beyond, values = paging.beyond(query.sort, query.order, at, backwards=backwards)
+        order = paging.order_by(query.sort, query.order, backwards=backwards)
+        rows = self._run(
+            db,
+            f"{_TASK_SELECT} WHERE {clause} AND {beyond} ORDER BY {order} LIMIT ?",
+            [*params, *values, query.limit + 1],
+        ).fetchall()
+        items = [_task(r) for r in rows[: query.limit]]
+        return (items[::-1] if backwards else items), len(rows) > query.limit
+
+    def _keyset_exists(
+        self,
+        db: Connection,
+        clause: str,
+        params: list[Any],
+        query: TaskQuery,
+        at: Position,
+        backwards: bool,
+    ) -> bool:
+        beyond, values = paging.beyond(query.sort, query.order, at, backwards=backwards)
+        join = "LEFT JOIN files f ON f.id = t.output_file_id " if query.sort == "filesize" else ""
+        row = self._run(
+            db,
+            f"SELECT 1 FROM tasks t {join}WHERE {clause} AND {beyond} LIMIT 1",
+            [*params, *values],
+        ).fetchone()
+        return row is not None
 
     # the queue ---------------------------------------------------------------
 
