@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from pipeline.api import paging
 from pipeline.api.context import ViewOf, base_url, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.schemas import KindName, TaskCreate, task_request
 from pipeline.ids import new_id, now_iso
 from pipeline.library import new_media
-from pipeline.store import FileRecord, Store, TaskQuery, TaskRecord
+from pipeline.store import FileRecord, Position, Store, TaskQuery, TaskRecord
 
 router = APIRouter(tags=["tasks"])
+
+_AFTER = (
+    "A cursor (meta.cursors.after, or in links.next): the page right after that row, in the "
+    "same sort and order. Stays fast at any depth; instead of page."
+)
+_BEFORE = "A cursor (meta.cursors.before, or in links.prev): the page right before that row."
 
 
 @router.post("/tasks", status_code=201)
@@ -60,13 +68,34 @@ def list_tasks(
     order: Literal["asc", "desc"] = "desc",
     kind: KindName | None = None,
     status: Literal["waiting", "processing", "ready", "error"] | None = None,
+    after: str | None = Query(None, description=_AFTER),
+    before: str | None = Query(None, description=_BEFORE),
 ) -> JSONResponse:
     project = project_of(request)
-    query = TaskQuery(page=page, limit=limit, sort=sort, order=order, kind=kind, status=status)
+    keyset = _keyset(request, sort, order, after, before)
+    query = TaskQuery(
+        page=page, limit=limit, sort=sort, order=order, kind=kind, status=status, **keyset
+    )
     store = state(request).store
     result = store.list_tasks(project, query)
     items = [show.task(t, _input_of(store, t)) for t in result.items]
-    return show.many(request, items, total=result.total, page=page, limit=limit)
+    found = paging.cursors(sort, order, result.items, result.more_before, result.more_after)
+    found = replace(found, keyset=bool(keyset))
+    return show.many(request, items, total=result.total, page=page, limit=limit, cursors=found)
+
+
+def _keyset(
+    request: Request, sort: str, order: str, after: str | None, before: str | None
+) -> dict[str, Position]:
+    """The decoded `after` or `before` cursor, as TaskQuery fields; none for page paging."""
+    if after is not None and before is not None:
+        raise invalid("before", "send either after or before, not both")
+    if after is None and before is None:
+        return {}
+    if "page" in request.query_params:
+        raise invalid("page", "a list is read by page or by cursor (after/before), not both")
+    name, cursor = ("after", after) if after is not None else ("before", before)
+    return {name: paging.decode(name, cursor or "", sort, order)}
 
 
 @router.get("/tasks/{task_id}")
