@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from pipeline.api.envelope import API_VERSION, envelope_body, list_meta, page_count, page_links
 from pipeline.api.errors import ApiError
+from pipeline.api.paging import Cursors, cursor_links
 from pipeline.storage import Storage
 from pipeline.storage.signing import content_url, folder_url
 from pipeline.store import FileRecord, MediaRecord, TaskRecord
@@ -119,14 +120,25 @@ class Presenter:
         )
 
     def many(
-        self, request: Request, items: list[dict[str, Any]], *, total: int, page: int, limit: int
+        self,
+        request: Request,
+        items: list[dict[str, Any]],
+        *,
+        total: int,
+        page: int,
+        limit: int,
+        cursors: Cursors | None = None,
     ) -> JSONResponse:
         params = {k: v for k, v in request.query_params.items() if k != "page"}
         url = f"{self.base_url}{request.url.path}"
         links = page_links(url, params, page, page_count(total, limit))
-        return self._envelope(
-            request, items, 200, "list", links, extra_meta=list_meta(total, page, limit)
-        )
+        meta: dict[str, Any] = list_meta(total, page, limit)
+        if cursors is not None:
+            meta["cursors"] = cursors.meta()
+        if cursors is not None and cursors.keyset:  # no page number: next/prev by cursor
+            meta["page"] = None
+            links = {"self": self._here(request), **cursor_links(url, params, cursors)}
+        return self._envelope(request, items, 200, "list", links, extra_meta=meta)
 
     def deleted(self, request: Request, object_: str, ident: str) -> JSONResponse:
         message = f"{object_} {ident} deleted"

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from pipeline.api.envelope import page_count
 from pipeline.api.errors import ApiError
+from pipeline.api.paging import Cursors, cursor_links
 from pipeline.api.presenters import Presenter, timestamp
 from pipeline.api.versions import V2025
 from pipeline.store import FileRecord, TaskRecord
@@ -88,21 +89,33 @@ class Presenter2025(Presenter):
         return JSONResponse(data, status_code=status)
 
     def many(
-        self, request: Request, items: list[dict[str, Any]], *, total: int, page: int, limit: int
+        self,
+        request: Request,
+        items: list[dict[str, Any]],
+        *,
+        total: int,
+        page: int,
+        limit: int,
+        cursors: Cursors | None = None,
     ) -> JSONResponse:
         params = {k: v for k, v in request.query_params.items() if k not in ("page", "limit")}
         url = f"{self.base_url}{request.url.path}"
         pages = page_count(total, limit)
 
         def at(number: int) -> str:
-            return f"{url}?{urlencode({**params, 'page': number, 'limit': limit})}"
+            kept = {k: v for k, v in params.items() if k not in ("after", "before")}
+            return f"{url}?{urlencode({**kept, 'page': number, 'limit': limit})}"
 
-        rels = {"first": 1, "last": max(pages, 1)}
-        if page > 1:
-            rels["prev"] = page - 1
-        if page < pages:
-            rels["next"] = page + 1
-        link = ", ".join(f'<{at(number)}>; rel="{rel}"' for rel, number in rels.items())
+        rels = {"first": at(1), "last": at(max(pages, 1))}
+        if cursors is not None and cursors.keyset:  # next/prev by cursor, like the request
+            by_cursor = cursor_links(url, {**params, "limit": limit}, cursors)
+            rels |= {rel: link for rel, link in by_cursor.items() if link}
+        else:
+            if page > 1:
+                rels["prev"] = at(page - 1)
+            if page < pages:
+                rels["next"] = at(page + 1)
+        link = ", ".join(f'<{target}>; rel="{rel}"' for rel, target in rels.items())
         headers = {"Link": link, "X-Total-Count": str(total)}
         return JSONResponse(items, headers=headers)
 

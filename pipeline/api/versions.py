@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 
 from pipeline.api.errors import ApiError
+from pipeline.api.paging import Cursors
 from pipeline.store import FileRecord, MediaRecord, TaskRecord
 
 V2024 = "2024-08-21"
@@ -46,7 +47,14 @@ class View(Protocol):
     ) -> JSONResponse: ...
 
     def many(
-        self, request: Request, items: list[dict[str, Any]], *, total: int, page: int, limit: int
+        self,
+        request: Request,
+        items: list[dict[str, Any]],
+        *,
+        total: int,
+        page: int,
+        limit: int,
+        cursors: Cursors | None = None,
     ) -> JSONResponse: ...
 
     def deleted(self, request: Request, object_: str, ident: str) -> JSONResponse: ...
