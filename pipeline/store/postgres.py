@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
-from pipeline.store.sql_paging import LIST_INDEXES
+from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
 from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
 from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 
@@ -36,6 +36,7 @@ MIGRATIONS: tuple[str, ...] = (
     LIST_INDEXES
     + "DROP INDEX IF EXISTS tasks_project; DROP INDEX IF EXISTS files_project; "
     + "DROP INDEX IF EXISTS media_project;",
+    LIST_BOTH_FILTERS_INDEXES,
 )
 
 # pg_advisory_xact_lock key serialising schema changes across replicas ("Strobe" in ASCII).

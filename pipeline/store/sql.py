@@ -250,9 +250,11 @@ class SqlStore(ABC):
     ) -> bool:
         beyond, values = paging.beyond(query.sort, query.order, at, backwards=backwards)
         join = "LEFT JOIN files f ON f.id = t.output_file_id " if query.sort == "filesize" else ""
+        # Ordered, so the nearest row is found by the list's index, never by a table scan.
+        order = paging.order_by(query.sort, query.order, backwards=backwards)
         row = self._run(
             db,
-            f"SELECT 1 FROM tasks t {join}WHERE {clause} AND {beyond} LIMIT 1",
+            f"SELECT 1 FROM tasks t {join}WHERE {clause} AND {beyond} ORDER BY {order} LIMIT 1",
             [*params, *values],
         ).fetchone()
         return row is not None

@@ -29,6 +29,12 @@ CREATE INDEX IF NOT EXISTS files_list ON files (project_id, created, id);
 CREATE INDEX IF NOT EXISTS media_list ON media (project_id, created, id);
 """
 
+# Both filters at once (kind and status): a version after LIST_INDEXES.
+LIST_BOTH_FILTERS_INDEXES = """
+CREATE INDEX IF NOT EXISTS tasks_list_both_created ON tasks (project_id, kind, status, created, id);
+CREATE INDEX IF NOT EXISTS tasks_list_both_updated ON tasks (project_id, kind, status, updated, id);
+"""
+
 
 def filters(project_id: str, query: TaskQuery) -> tuple[str, list[Any]]:
     """The WHERE clause of the project's rows that match the query's filters."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
-from pipeline.store.sql_paging import LIST_INDEXES
+from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
 from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
 from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 
@@ -24,7 +24,13 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:
-            schema = SCHEMA + WORKERS_SCHEMA + WEBHOOK_SECRETS_SCHEMA + LIST_INDEXES
+            schema = (
+                SCHEMA
+                + WORKERS_SCHEMA
+                + WEBHOOK_SECRETS_SCHEMA
+                + LIST_INDEXES
+                + LIST_BOTH_FILTERS_INDEXES
+            )
             for statement in iter_statements(schema.format(float="REAL")):
                 db.execute(statement)
 
