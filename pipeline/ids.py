@@ -10,7 +10,13 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 
 def new_id(prefix: str, length: int = 16) -> str:
-    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    # One draw from the OS's random source (not one per character: every request makes one).
+    number = secrets.randbelow(len(_ALPHABET) ** length)
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[digit])
+    return f"{prefix}_" + "".join(chars)
 
 
 def output_file_id(task_id: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,15 +20,16 @@ from pipeline.api import (
     routes_signatures,
     routes_tasks,
 )
+from pipeline.api.auth import ApiKeys
 from pipeline.api.context import AppState, error_response
 from pipeline.api.errors import ApiError
 from pipeline.api.idempotency import IdempotencyMiddleware
 from pipeline.api.limits import BodyLimitMiddleware
 from pipeline.api.ratelimit import RateLimitMiddleware
+from pipeline.api.request_context import RequestContextMiddleware
 from pipeline.api.validation import request_error
-from pipeline.api.versions import ANSWERED_HEADER, answered, check_version, negotiate, requested
+from pipeline.api.versions import check_version
 from pipeline.config import Settings
-from pipeline.ids import new_id
 from pipeline.storage import Storage
 from pipeline.store import Store
 
@@ -54,7 +54,9 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
         redoc_url=None,
         dependencies=[Depends(check_version)],
     )
-    app.state.strobe = AppState(settings, store, storage, frozenset(OPERATORS))
+    app.state.strobe = AppState(
+        settings, store, storage, frozenset(OPERATORS), ApiKeys(settings.api_keys)
+    )
     # Inside the middleware below, so the request id and the version are known to them.
     # Outermost first: request id, rate limit, body limit, idempotency.
     app.add_middleware(IdempotencyMiddleware, store=store, api_keys=settings.api_keys)
@@ -69,15 +71,7 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
             RateLimitMiddleware, api_keys=settings.api_keys, rate=settings.rate_limit, burst=burst
         )
 
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Any) -> Any:
-        request.state.request_id = new_id("req")
-        request.state.asked_version = requested(request.headers)
-        request.state.version = negotiate(request.state.asked_version)
-        response = await call_next(request)
-        response.headers["X-Request-Id"] = request.state.request_id
-        response.headers[ANSWERED_HEADER] = answered(request)
-        return response
+    app.add_middleware(RequestContextMiddleware)  # outermost: the request id, the version
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
+from pipeline.api.auth import ApiKeys, bearer
 from pipeline.api.errors import ApiError
 from pipeline.api.presenters import Presenter
 from pipeline.api.presenters_2025 import Presenter2025
@@ -24,6 +24,7 @@ class AppState:
     store: Store
     storage: Storage
     enabled_kinds: frozenset[str]
+    keys: ApiKeys
 
 
 def state(request: Request) -> AppState:
@@ -44,15 +45,14 @@ def view(request: Request) -> View:
 
 def project_of(request: Request) -> str:
     """The project whose API key is in `Authorization: Bearer …`; 401 otherwise."""
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    key = bearer(request.headers)
+    if key is None:
         raise ApiError(401, "unauthorized", "send your API key as 'Authorization: Bearer <key>'")
-    key = key.strip()
-    for known, project in state(request).settings.api_keys.items():
-        if hmac.compare_digest(known.encode(), key.encode()):
-            request.state.project_id = project
-            return project
-    raise ApiError(401, "unauthorized", "unknown API key")
+    found = state(request).keys.find(key)
+    if found is None:
+        raise ApiError(401, "unauthorized", "unknown API key")
+    request.state.project_id = found[1]
+    return found[1]
 
 
 def error_response(request: Request, exc: ApiError) -> JSONResponse:

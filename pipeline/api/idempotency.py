@@ -10,7 +10,6 @@ are not kept, so a failed request can be retried. JSON bodies only (not uploads)
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +18,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pipeline.api.auth import ApiKeys
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
 from pipeline.store import Store
@@ -33,7 +33,7 @@ class IdempotencyMiddleware:
     def __init__(
         self, app: ASGIApp, *, store: Store, api_keys: Mapping[str, str], ttl_s: float = TTL_S
     ) -> None:
-        self.app, self.store, self.api_keys, self.ttl_s = app, store, api_keys, ttl_s
+        self.app, self.store, self.keys, self.ttl_s = app, store, ApiKeys(api_keys), ttl_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -41,7 +41,7 @@ class IdempotencyMiddleware:
             return
         headers = Headers(scope=scope)
         key = headers.get(HEADER, "").strip()
-        project = self._project(headers)
+        project = self.keys.project(headers)
         json_body = headers.get("content-type", "").startswith("application/json")
         if not key or project is None or not json_body:
             await self.app(scope, receive, send)  # no key, or the route answers 401
@@ -110,15 +110,6 @@ class IdempotencyMiddleware:
             )
         else:
             await to_thread.run_sync(self.store.release_idempotency, project, key)
-
-    def _project(self, headers: Headers) -> str | None:
-        scheme, _, given = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            return None
-        for known, project in self.api_keys.items():
-            if hmac.compare_digest(known.encode(), given.strip().encode()):
-                return project
-        return None
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: ApiError) -> None:
         await error_response(Request(scope, receive), exc)(scope, receive, send)

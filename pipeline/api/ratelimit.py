@@ -10,7 +10,6 @@ cannot grow the table. Buckets are per process: N API replicas allow N times the
 
 from __future__ import annotations
 
-import hmac
 import math
 import threading
 import time
@@ -20,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pipeline.api.auth import ApiKeys, bearer
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
 
@@ -50,7 +50,7 @@ class RateLimitMiddleware:
     def __init__(
         self, app: ASGIApp, *, api_keys: Mapping[str, str], rate: float, burst: int
     ) -> None:
-        self.app, self.api_keys = app, api_keys
+        self.app, self.keys = app, ApiKeys(api_keys)
         self.buckets = TokenBuckets(rate, burst)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,11 +71,6 @@ class RateLimitMiddleware:
         await response(scope, receive, send)
 
     def _key(self, scope: Scope) -> str | None:
-        scheme, _, given = Headers(scope=scope).get("authorization", "").partition(" ")
-        given = given.strip()
-        if scheme.lower() != "bearer" or not given:
-            return None
-        for known in self.api_keys:
-            if hmac.compare_digest(known.encode(), given.encode()):
-                return known
-        return None
+        given = bearer(Headers(scope=scope))
+        found = self.keys.find(given) if given else None
+        return found[0] if found else None
