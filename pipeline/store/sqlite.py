@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()  # this thread's connection, and whether it is in use
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:
@@ -36,14 +38,32 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        # A connection per operation: cheap for SQLite, and safe across threads.
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        # Each thread keeps one connection: opening one and setting its PRAGMAs cost more
+        # than a read by primary key. In autocommit mode each statement sees the latest
+        # commit. A use nested in another on the same thread gets a connection of its own.
+        if getattr(self._local, "busy", False):
+            db = self._open()
+            try:
+                yield db
+            finally:
+                db.close()
+            return
+        db = getattr(self._local, "db", None) or self._open()
+        self._local.db, self._local.busy = db, True
         try:
-            db.execute("PRAGMA busy_timeout = 30000")
-            db.execute("PRAGMA synchronous = FULL")  # a 201 means the task is on disk
             yield db
-        finally:
+        except BaseException:
+            self._local.db = None  # in an unknown state: the next use opens another
             db.close()
+            raise
+        finally:
+            self._local.busy = False
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.execute("PRAGMA busy_timeout = 30000")
+        db.execute("PRAGMA synchronous = FULL")  # a 201 means the task is on disk
+        return db
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
