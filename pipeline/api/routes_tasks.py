@@ -13,8 +13,7 @@ from pipeline.api.context import ViewOf, base_url, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.schemas import KindName, TaskCreate, task_request
 from pipeline.ids import new_id, now_iso
-from pipeline.library import new_media
-from pipeline.store import FileRecord, Position, Store, TaskQuery, TaskRecord
+from pipeline.store import FileRecord, MediaRecord, Position, Store, TaskQuery, TaskRecord
 
 router = APIRouter(tags=["tasks"])
 
@@ -37,9 +36,11 @@ def create_task(body: TaskCreate, request: Request, show: ViewOf) -> JSONRespons
         input_file = app.store.get_file(project, req.input_file_id)
         if input_file is None:
             raise invalid("file_id", f"no file with id {req.input_file_id!r} in this project")
-    # The output joins its input's media; a URL input gets a media of its own.
-    media_id = input_file.media_id if input_file else new_media(app.store, project).id
     stamp = now_iso()
+    # The output joins its input's media; a URL input gets a media of its own, inserted
+    # with the task in one transaction.
+    media = None if input_file else MediaRecord(new_id("med"), project, stamp, stamp)
+    media_id = media.id if media else input_file.media_id if input_file else None
     task = TaskRecord(
         id=new_id("tsk"),
         project_id=project,
@@ -53,7 +54,7 @@ def create_task(body: TaskCreate, request: Request, show: ViewOf) -> JSONRespons
         webhook_url=req.webhook_url,
         media_id=media_id,
     )
-    app.store.create_task(task)  # committed before the 201 goes out
+    app.store.create_task(task, media)  # committed before the 201 goes out
     links = _task_links(request, task.id)
     return show.one(request, show.task(task, input_file), status=201, links=links)
 

@@ -150,7 +150,10 @@ class TaskPage:
 
 
 class Store(Protocol):
-    def create_task(self, task: TaskRecord) -> None: ...
+    def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
+        """Insert a waiting task; `media`, a new media its output will join, is inserted in
+        the same transaction (one commit for a URL task)."""
+        ...
 
     def get_task(self, project_id: str, task_id: str) -> TaskRecord | None: ...
 

@@ -17,6 +17,7 @@ from pipeline.ids import new_id, now_iso
 from pipeline.store import sql_paging as paging
 from pipeline.store.port import (
     FileRecord,
+    MediaRecord,
     Position,
     TaskPage,
     TaskQuery,
@@ -160,8 +161,10 @@ class SqlStore(ABC):
 
     # tasks -----------------------------------------------------------------
 
-    def create_task(self, task: TaskRecord) -> None:
+    def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
         with self._transaction() as db:
+            if media is not None:
+                self._insert_media(db, media)
             self._run(
                 db,
                 "INSERT INTO tasks (id, project_id, kind, status, input_url, input_file_id, "
@@ -182,6 +185,9 @@ class SqlStore(ABC):
                     task.media_id,
                 ),
             )
+
+    def _insert_media(self, db: Connection, media: MediaRecord) -> None:
+        raise NotImplementedError  # the library's (sql_library.py)
 
     def get_task(self, project_id: str, task_id: str) -> TaskRecord | None:
         with self._connect() as db:

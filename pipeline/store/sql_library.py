@@ -12,7 +12,7 @@ from typing import Any
 
 from pipeline.ids import now_iso
 from pipeline.store.port import FileRecord, Idempotent, MediaRecord, Page
-from pipeline.store.sql import _FILE_COLUMNS, SqlStore, _file
+from pipeline.store.sql import _FILE_COLUMNS, Connection, SqlStore, _file
 
 _FILE_CHANGES = ("ref", "folder", "filename", "metadata", "media_id")
 _MEDIA_CHANGES = ("kind", "title", "alt", "metadata")
@@ -78,20 +78,23 @@ class LibraryStore(SqlStore):
 
     def create_media(self, media: MediaRecord) -> None:
         with self._transaction() as db:
-            self._run(
-                db,
-                f"INSERT INTO media ({_MEDIA_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    media.id,
-                    media.project_id,
-                    media.kind,
-                    media.title,
-                    media.alt,
-                    json.dumps(media.metadata),
-                    media.created,
-                    media.updated,
-                ),
-            )
+            self._insert_media(db, media)
+
+    def _insert_media(self, db: Connection, media: MediaRecord) -> None:
+        self._run(
+            db,
+            f"INSERT INTO media ({_MEDIA_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                media.id,
+                media.project_id,
+                media.kind,
+                media.title,
+                media.alt,
+                json.dumps(media.metadata),
+                media.created,
+                media.updated,
+            ),
+        )
 
     def get_media(self, project_id: str, media_id: str) -> MediaRecord | None:
         with self._connect() as db:
