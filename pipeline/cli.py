@@ -11,12 +11,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from pipeline import client_cli
 from pipeline.config import ConfigError, Settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from pipeline.storage import Storage
     from pipeline.store import Store
 
@@ -34,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--host", default="127.0.0.1")
         sub.add_argument("--port", type=int, default=8000)
         sub.add_argument("--data-dir", help="overrides STROBE_DATA_DIR")
+        sub.add_argument(
+            "--workers",
+            type=int,
+            help="API processes serving the port (overrides STROBE_API_WORKERS; default 1)",
+        )
     worker = commands.add_parser("worker", help="workers only: dispatcher + Ray actors")
     worker.add_argument("--data-dir", help="overrides STROBE_DATA_DIR")
     worker.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
@@ -72,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_worker(settings, exit_with_parent=args.exit_with_parent)
     if args.command == "webhooks":
         return run_webhooks(settings, args.action, args.project, args.overlap)
+    if args.workers is not None:
+        os.environ["STROBE_API_WORKERS"] = str(args.workers)  # the API processes read it too
+        settings = replace(settings, api_workers=args.workers)
+    if settings.api_workers < 1:
+        raise SystemExit("strobe: --workers / STROBE_API_WORKERS must be at least 1")
     return run_api(settings, args.host, args.port, embedded_workers=args.command == "serve")
 
 
@@ -83,7 +96,6 @@ def run_api(settings: Settings, host: str, port: int, *, embedded_workers: bool)
     from pipeline.webhooks import WebhookSender
 
     store, storage = _open_backends(settings)
-    app = create_app(settings, store, storage)
     url = settings.public_url or f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
     presenter = Presenter(url, settings.secret_key, storage, settings.url_ttl_s)
     sender = WebhookSender(
@@ -103,12 +115,36 @@ def run_api(settings: Settings, host: str, port: int, *, embedded_workers: bool)
         shown = key if os.environ.get("STROBE_API_KEYS") is None else key[:6] + "…"
         print(f"API key for {project}: {shown}", flush=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        if settings.api_workers > 1:
+            # Each process builds its app from the environment (api_app); this one keeps the
+            # webhook sender and the embedded workers, so there is one of each.
+            uvicorn.run(
+                "pipeline.cli:api_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=settings.api_workers,
+                log_level="warning",
+            )
+        else:
+            uvicorn.run(
+                create_app(settings, store, storage), host=host, port=port, log_level="warning"
+            )
     finally:
         stopping.set()
         if worker is not None:
             _stop(worker)
     return 0
+
+
+def api_app() -> FastAPI:
+    """The app of one of several API processes (`--workers N`): settings from the
+    environment, its own store connections and storage client."""
+    from pipeline.api.app import create_app
+
+    settings = Settings.from_env().with_generated_secrets()  # the files the parent made
+    store, storage = _open_backends(settings)
+    return create_app(settings, store, storage)
 
 
 def run_webhooks(settings: Settings, action: str, project: str, overlap_s: float | None) -> int:

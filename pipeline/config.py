@@ -33,6 +33,7 @@ class Settings:
     webhook_secret: str = ""  # the old shared secret; see pipeline.webhook_secrets
     webhook_secret_overlap_s: float = 24 * 3600  # a replaced webhook secret signs this long
     max_concurrent_ingests: int = 8  # URL ingests (POST /files with a url) running at once
+    api_workers: int = 1  # API processes serving one port (`strobe api --workers`)
     max_upload_bytes: int = 2 * 1024**3
     max_json_bytes: int = 1024**2  # any request body that is not an upload
     rate_limit: float = 0.0  # requests per second per API key; 0: no limit
@@ -72,6 +73,7 @@ class Settings:
             webhook_secret=env.get("STROBE_WEBHOOK_SECRET", ""),
             webhook_secret_overlap_s=_float(env, "STROBE_WEBHOOK_SECRET_OVERLAP_S", 24 * 3600),
             max_concurrent_ingests=_int(env, "STROBE_MAX_CONCURRENT_INGESTS", 8),
+            api_workers=_int(env, "STROBE_API_WORKERS", 1),
             max_upload_bytes=_int(env, "STROBE_MAX_UPLOAD_BYTES", 2 * 1024**3),
             max_json_bytes=_int(env, "STROBE_MAX_JSON_BYTES", 1024**2),
             rate_limit=_float(env, "STROBE_RATE_LIMIT", 0.0),
