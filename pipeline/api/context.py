@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from pipeline.api.auth import ApiKeys, bearer
 from pipeline.api.errors import ApiError
@@ -16,6 +18,9 @@ from pipeline.api.versions import V2025, View, answered
 from pipeline.config import Settings
 from pipeline.storage import Storage
 from pipeline.store import Store
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,14 @@ class AppState:
 def state(request: Request) -> AppState:
     app_state: AppState = request.app.state.strobe
     return app_state
+
+
+async def read_store(request: Request, read: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
+    """`read(*args)`: on the event loop when the store's reads are local and short (SQLite,
+    by primary key), which saves the hop to a worker thread and back; else on a thread."""
+    if state(request).store.quick_reads:
+        return read(*args, **kw)
+    return await run_in_threadpool(read, *args, **kw)
 
 
 def base_url(request: Request) -> str:
@@ -59,4 +72,9 @@ def error_response(request: Request, exc: ApiError) -> JSONResponse:
     return view(request).error(request, exc)
 
 
-ViewOf = Annotated[View, Depends(view)]  # a route parameter: this request's presenter
+async def _view(request: Request) -> View:
+    # Async: FastAPI runs a plain-function dependency on a worker thread, a hop per request.
+    return view(request)
+
+
+ViewOf = Annotated[View, Depends(_view)]  # a route parameter: this request's presenter

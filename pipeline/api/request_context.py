@@ -13,7 +13,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.api.versions import ANSWERED_HEADER, DEFAULT, negotiate, requested
-from pipeline.ids import new_id
+from pipeline.ids import request_id as new_request_id
 
 _ANSWERED = ANSWERED_HEADER.lower().encode()
 _NAMED = (b"x-request-id", _ANSWERED)
@@ -28,7 +28,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        request_id = new_id("req")
+        request_id = new_request_id()
         asked = requested(Headers(scope=scope))
         version = negotiate(asked)
         state.update(request_id=request_id, asked_version=asked, version=version)

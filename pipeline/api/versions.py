@@ -84,8 +84,9 @@ def answered(request: Request) -> str:
     return version or DEFAULT
 
 
-def check_version(request: Request) -> None:
-    """A dependency of every route: an unsupported `Accept-Version` is a 400."""
+async def check_version(request: Request) -> None:
+    """A dependency of every route: an unsupported `Accept-Version` is a 400. Async, so
+    FastAPI calls it on the event loop rather than on a worker thread."""
     if getattr(request.state, "version", DEFAULT) is None:
         asked = getattr(request.state, "asked_version", "")
         raise ApiError(

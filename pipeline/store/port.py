@@ -150,6 +150,10 @@ class TaskPage:
 
 
 class Store(Protocol):
+    # True when a read by primary key is local and takes microseconds (SQLite: a file on
+    # this machine), so the API may run it on its event loop instead of a worker thread.
+    quick_reads: bool
+
     def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
         """Insert a waiting task; `media`, a new media its output will join, is inserted in
         the same transaction (one commit for a URL task)."""

@@ -144,6 +144,7 @@ class Connection(Protocol):
 class SqlStore(ABC):
     lock_clause = ""  # queue claims: rows another worker holds are skipped (SKIP LOCKED)
     row_lock = ""  # single-row updates: wait for the row (FOR UPDATE)
+    quick_reads = False  # see Store.quick_reads
 
     @abstractmethod
     def _connect(self) -> AbstractContextManager[Connection]:

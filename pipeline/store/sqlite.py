@@ -18,6 +18,7 @@ from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
     # BEGIN IMMEDIATE takes the database's write lock, so leases never overlap.
     lock_clause = ""
+    quick_reads = True  # a local file; WAL readers never wait for the writer
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
