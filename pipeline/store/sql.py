@@ -164,28 +164,31 @@ class SqlStore(ABC):
 
     def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
         with self._transaction() as db:
-            if media is not None:
-                self._insert_media(db, media)
-            self._run(
-                db,
-                "INSERT INTO tasks (id, project_id, kind, status, input_url, input_file_id, "
-                "options, progress, webhook_url, created, updated, media_id) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    task.id,
-                    task.project_id,
-                    task.kind,
-                    task.status,
-                    task.input_url,
-                    task.input_file_id,
-                    json.dumps(task.options),
-                    task.progress,
-                    task.webhook_url,
-                    task.created,
-                    task.updated,
-                    task.media_id,
-                ),
-            )
+            self._insert_task(db, task, media)
+
+    def _insert_task(self, db: Connection, task: TaskRecord, media: MediaRecord | None) -> None:
+        if media is not None:
+            self._insert_media(db, media)
+        self._run(
+            db,
+            "INSERT INTO tasks (id, project_id, kind, status, input_url, input_file_id, "
+            "options, progress, webhook_url, created, updated, media_id) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                task.id,
+                task.project_id,
+                task.kind,
+                task.status,
+                task.input_url,
+                task.input_file_id,
+                json.dumps(task.options),
+                task.progress,
+                task.webhook_url,
+                task.created,
+                task.updated,
+                task.media_id,
+            ),
+        )
 
     def _insert_media(self, db: Connection, media: MediaRecord) -> None:
         raise NotImplementedError  # the library's (sql_library.py)

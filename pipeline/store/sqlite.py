@@ -6,8 +6,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.store.port import MediaRecord, TaskRecord
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
 from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
@@ -25,6 +27,8 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()  # this thread's connection, and whether it is in use
         self._writing = threading.RLock()
+        self._queued: list[_Queued] = []  # tasks waiting for the next group commit
+        self._queue_lock = threading.Lock()
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:
@@ -37,6 +41,35 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
             )
             for statement in iter_statements(schema.format(float="REAL")):
                 db.execute(statement)
+
+    def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
+        """Group commit: tasks created at once on several threads share one transaction, so
+        one fsync. Whoever takes the write lock commits every task queued by then; each call
+        returns once its own task is committed, and raises only if its own insert failed."""
+        mine = _Queued(task, media)
+        with self._queue_lock:
+            self._queued.append(mine)
+        with self._writing:
+            if not mine.done:
+                with self._queue_lock:
+                    batch, self._queued = self._queued, []
+                self._commit_tasks(batch)
+        if mine.error is not None:
+            raise mine.error
+
+    def _commit_tasks(self, batch: list[_Queued]) -> None:
+        try:
+            with self._transaction() as db:
+                for queued in batch:
+                    self._insert_task(db, queued.task, queued.media)
+        except Exception as exc:
+            if len(batch) > 1:  # each alone, so a bad one fails only its own request
+                for queued in batch:
+                    self._commit_tasks([queued])
+                return
+            batch[0].error = exc
+        for queued in batch:
+            queued.done = True
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -81,3 +114,11 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+
+@dataclass
+class _Queued:
+    task: TaskRecord
+    media: MediaRecord | None
+    done: bool = False
+    error: Exception | None = None

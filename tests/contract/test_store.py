@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -450,3 +451,31 @@ def test_release_returns_a_task_without_spending_an_attempt(store: Store) -> Non
         0,
         None,
     )
+
+
+def test_tasks_created_at_once_on_many_threads_are_all_committed(store: Store) -> None:
+    tasks = [task_record(n=n) for n in range(200)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(store.create_task, tasks))
+    for task in tasks:
+        assert store.get_task(A, task.id) is not None
+    assert store.list_tasks(A, TaskQuery(limit=1)).total == len(tasks)
+
+
+def test_a_failing_create_fails_alone_among_concurrent_ones(store: Store) -> None:
+    taken = task_record(n=0)
+    store.create_task(taken)
+    tasks = [task_record(n=n) for n in range(1, 60)]
+    tasks.insert(30, taken)  # the same id again: its insert must fail, the others not
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(_create_or_error, [store] * len(tasks), tasks))
+    assert [o for o in outcomes if o is not None] == [taken.id]
+    assert store.list_tasks(A, TaskQuery(limit=1)).total == 60
+
+
+def _create_or_error(store: Store, task: TaskRecord) -> str | None:
+    try:
+        store.create_task(task)
+    except Exception:
+        return task.id
+    return None
