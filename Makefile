@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale bench-batching bench-mixed bench-capacity clean
+.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale bench-batching bench-mixed bench-capacity bench-api clean
 
 setup: $(STAMP)
 
@@ -66,6 +66,9 @@ bench-mixed: setup system-deps  ## every kind at once through strobe serve on 2 
 
 bench-capacity: setup  ## the cluster for 40,000 h of media a day from the measured rates, and the first limit it hits
 	$(BIN)/python -m benchmarks.capacity
+
+bench-api: setup  ## API requests/s vs a bare FastAPI app (GET/POST /tasks), lists at depth, p99 under load; needs wrk (apt-get install -y wrk)
+	$(BIN)/python -m benchmarks.api_throughput
 
 clean:
 	rm -rf $(VENV) .strobe .pytest_cache .mypy_cache .ruff_cache
