@@ -62,11 +62,14 @@ class BodyLimitMiddleware:
         if declared.isdigit() and int(declared) > limit:
             await _refuse(scope, receive, send, PayloadTooLarge(limit, what))
             return
+        headers = Headers(scope=scope)
+        body_done = declared in ("", "0") and "transfer-encoding" not in headers
+        if body_done:  # no body (most GETs): nothing to count, no early answer to guard
+            await self.app(scope, receive, send)
+            return
         received = 0
         exceeded = False
         started = False
-        headers = Headers(scope=scope)
-        body_done = declared in ("", "0") and "transfer-encoding" not in headers
 
         async def counted() -> Message:
             nonlocal received, exceeded, body_done
