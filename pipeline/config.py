@@ -29,6 +29,7 @@ class Settings:
     models_dir: Path | None = None
     allow_private_urls: bool = False
     public_url: str | None = None
+    cors_origins: tuple[str, ...] = ()  # origins allowed cross-origin; ("*",) for any; (): none
     secret_key: str = ""
     webhook_secret: str = ""  # the old shared secret; see pipeline.webhook_secrets
     webhook_secret_overlap_s: float = 24 * 3600  # a replaced webhook secret signs this long
@@ -69,6 +70,7 @@ class Settings:
             models_dir=Path(env.get("STROBE_MODELS_DIR", str(data_dir / "models"))),
             allow_private_urls=_flag(env, "STROBE_ALLOW_PRIVATE_URLS"),
             public_url=_public_url(env),
+            cors_origins=parse_cors_origins(env.get("STROBE_CORS_ORIGINS", "")),
             secret_key=env.get("STROBE_SECRET_KEY", ""),
             webhook_secret=env.get("STROBE_WEBHOOK_SECRET", ""),
             webhook_secret_overlap_s=_float(env, "STROBE_WEBHOOK_SECRET_OVERLAP_S", 24 * 3600),
@@ -134,6 +136,39 @@ def _public_url(env: Mapping[str, str]) -> str | None:
 
 
 KIND_TIMEOUT_PREFIX = "STROBE_TASK_TIMEOUT_S_"
+
+
+def parse_cors_origins(raw: str) -> tuple[str, ...]:
+    """STROBE_CORS_ORIGINS: `*`, or origins (`scheme://host[:port]`) separated by commas.
+
+    Browsers send the origin exactly so (no path, no trailing slash), and it is compared as is,
+    so anything else here would silently never match."""
+    origins: list[str] = []
+    for origin in filter(None, (o.strip() for o in raw.split(","))):
+        if origin == "*":
+            origins.append(origin)
+            continue
+        origin = origin.lower()  # as browsers send it
+        parts = urlsplit(origin)
+        try:
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            port_ok = False
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or not port_ok
+            or f"{parts.scheme}://{parts.netloc}" != origin
+            or "@" in parts.netloc
+        ):
+            raise ConfigError(
+                f"STROBE_CORS_ORIGINS: expected '*' or origins like https://host[:port] "
+                f"separated by commas, got {origin!r}"
+            )
+        origins.append(origin)
+    if "*" in origins and len(origins) > 1:
+        raise ConfigError("STROBE_CORS_ORIGINS: '*' allows every origin; list no others with it")
+    return tuple(dict.fromkeys(origins))
 
 
 def _kind_timeouts(env: Mapping[str, str]) -> dict[str, float]:

@@ -199,3 +199,33 @@ def test_a_public_url_must_be_an_http_base(tmp_path: Path, url: str) -> None:
     env = {"STROBE_DATA_DIR": str(tmp_path), "STROBE_PUBLIC_URL": url}
     with pytest.raises(ConfigError, match="STROBE_PUBLIC_URL"):
         Settings.from_env(env)
+
+
+def test_cors_origins_default_to_none_and_parse_a_list() -> None:
+    assert Settings.from_env({}).cors_origins == ()
+    env = {"STROBE_CORS_ORIGINS": " https://app.example, http://127.0.0.1:8081 ,HTTPS://B.example"}
+    assert Settings.from_env(env).cors_origins == (
+        "https://app.example",
+        "http://127.0.0.1:8081",
+        "https://b.example",
+    )
+    assert Settings.from_env({"STROBE_CORS_ORIGINS": "*"}).cors_origins == ("*",)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "app.example",
+        "https://app.example/",
+        "https://app.example/player",
+        "ftp://app.example",
+        "https://",
+        "https://app.example:99999",
+        "https://user@app.example",
+        "https://app.example?x=1",
+        "*, https://app.example",
+    ],
+)
+def test_a_cors_origin_must_be_scheme_host_and_port(origin: str) -> None:
+    with pytest.raises(ConfigError, match="STROBE_CORS_ORIGINS"):
+        Settings.from_env({"STROBE_CORS_ORIGINS": origin})
