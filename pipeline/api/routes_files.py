@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +18,7 @@ from pipeline.api.ingests import ingest_slots, too_many_ingests
 from pipeline.api.multipart import receive_file
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import FileCreate, FileLabels, FileUpdate
+from pipeline.api.serving import KEYED_CACHE_CONTROL, RangeStorage, respond, signed_cache_control
 from pipeline.api.validation import request_error
 from pipeline.content_types import content_disposition
 from pipeline.library import Labels, ingest_url, keep_upload, remove_file
@@ -125,10 +126,13 @@ def delete_file(file_id: str, request: Request, show: ViewOf) -> JSONResponse:
 
 
 @router.get("/files/{file_id}/content")
+@router.head("/files/{file_id}/content", include_in_schema=False)
 def file_content(
     file_id: str, request: Request, expires: int | None = None, signature: str | None = None
-) -> StreamingResponse:
-    """The file's bytes: with the API key, or with a signed link's `expires` and `signature`."""
+) -> Response:
+    """The file's bytes: with the API key, or with a signed link's `expires` and `signature`.
+
+    Range, HEAD and conditional requests are answered (pipeline.api.serving)."""
     app = state(request)
     if signature is not None and expires is not None:
         if not signature.isascii() or not verify(
@@ -136,56 +140,72 @@ def file_content(
         ):
             raise ApiError(401, "unauthorized", "the link's signature is invalid or expired")
         record = app.store.get_file(None, file_id)
+        cache = signed_cache_control(expires)
     else:
         record = app.store.get_file(project_of(request), file_id)
+        cache = KEYED_CACHE_CONTROL
     if record is None:
         raise not_found("file", file_id)
     return _stream(
+        request,
         app.storage,
         record.storage_key,
         record.mimetype,
         record.filename,
         file_id,
+        cache=cache,
         size=record.filesize,
     )
 
 
-def stream_file(storage: Storage, record: FileRecord) -> StreamingResponse:
+def stream_file(request: Request, storage: Storage, record: FileRecord, cache: str) -> Response:
     return _stream(
+        request,
         storage,
         record.storage_key,
         record.mimetype,
         record.filename,
         record.id,
+        cache=cache,
         size=record.filesize,
     )
 
 
 def _stream(
+    request: Request,
     storage: Storage,
     key: str,
     mimetype: str,
     filename: str,
     file_id: str,
+    *,
+    cache: str,
     size: int | None = None,
-) -> StreamingResponse:
-    try:
-        chunks = storage.iter_bytes(key)
-    except StorageError as exc:
-        raise ApiError(404, "not_found", f"the content of file {file_id} is missing") from exc
+) -> Response:
     headers = {
+        "Cache-Control": cache,
         "Content-Disposition": content_disposition(filename, mimetype),
         "X-Content-Type-Options": "nosniff",  # the type is the one recorded, never sniffed
     }
-    if size is not None:
-        headers["Content-Length"] = str(size)
+    try:
+        if isinstance(storage, RangeStorage):
+            return respond(request, storage, key, mimetype=mimetype, headers=headers)
+        # Other storage (S3) hands out presigned URLs; through the API it is streamed whole.
+        if size is not None:
+            headers["Content-Length"] = str(size)
+        if request.method == "HEAD" and storage.exists(key):
+            return Response(headers=headers, media_type=mimetype)
+        chunks = storage.iter_bytes(key)
+    except StorageError as exc:
+        raise ApiError(404, "not_found", f"the content of file {file_id} is missing") from exc
     return StreamingResponse(chunks, media_type=mimetype, headers=headers)
 
 
 @router.get("/files/{file_id}/t/{expires}/{signature}/{name:path}")
+@router.head("/files/{file_id}/t/{expires}/{signature}/{name:path}", include_in_schema=False)
 def file_folder_content(
     file_id: str, expires: int, signature: str, name: str, request: Request
-) -> StreamingResponse:
+) -> Response:
     """A file or one of its assets (segments, sprites, tracks) through a path-signed link."""
     app = state(request)
     if not signature.isascii() or not verify(app.settings.secret_key, file_id, expires, signature):
@@ -201,7 +221,15 @@ def file_folder_content(
     else:
         raise not_found("asset", name)
     folder = record.storage_key.rsplit("/", 1)[0]
-    return _stream(app.storage, f"{folder}/{name}", mimetype, name.rsplit("/", 1)[-1], file_id)
+    return _stream(
+        request,
+        app.storage,
+        f"{folder}/{name}",
+        mimetype,
+        name.rsplit("/", 1)[-1],
+        file_id,
+        cache=signed_cache_control(expires),
+    )
 
 
 async def _write_limited(chunks: AsyncIterator[bytes], path: Path, limit: int) -> None:

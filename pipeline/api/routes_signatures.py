@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from pipeline.api.context import ViewOf, base_url, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.routes_files import stream_file
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import MAX_EXPIRY_S, SignatureCreate
+from pipeline.api.serving import signed_cache_control
 from pipeline.storage.signing import signed_path_url, verify_path
 
 router = APIRouter(tags=["signatures"])
@@ -45,9 +46,10 @@ def create_signature(body: SignatureCreate, request: Request, show: ViewOf) -> J
 
 
 @router.get("/signed/{project_id}/{path:path}")
+@router.head("/signed/{project_id}/{path:path}", include_in_schema=False)
 def signed_get(
     project_id: str, path: str, expiry: int, method: str, signature: str, request: Request
-) -> StreamingResponse:
+) -> Response:
     """The newest file stored under `path` (`folder/filename`), through a signed URL."""
     app = state(request)
     keys = [key for key, project in app.settings.api_keys.items() if project == project_id]
@@ -57,4 +59,4 @@ def signed_get(
     record = app.store.find_file(project_id, folder or None, filename)
     if record is None:
         raise not_found("file", path)
-    return stream_file(app.storage, record)
+    return stream_file(request, app.storage, record, signed_cache_control(expiry))

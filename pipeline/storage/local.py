@@ -45,6 +45,27 @@ class LocalStorage:
 
         return chunks()
 
+    def object_stat(self, key: str) -> tuple[int, int]:
+        """The object's size and modification time (ns): what an HTTP ETag is made from."""
+        info = self._existing(key).stat()
+        return info.st_size, info.st_mtime_ns
+
+    def iter_range(
+        self, key: str, start: int, stop: int, chunk_size: int = 256 * 1024
+    ) -> Iterator[bytes]:
+        """Stream bytes [start, stop) of the object (a Range request), chunk by chunk."""
+        source = self._existing(key).open("rb")
+        source.seek(start)
+
+        def chunks() -> Iterator[bytes]:
+            left = stop - start
+            with source:
+                while left > 0 and (chunk := source.read(min(chunk_size, left))):
+                    left -= len(chunk)
+                    yield chunk
+
+        return chunks()
+
     def delete(self, key: str) -> None:
         path = self._path(key)
         if path.is_file():
