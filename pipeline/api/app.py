@@ -22,6 +22,7 @@ from pipeline.api import (
 )
 from pipeline.api.auth import ApiKeys
 from pipeline.api.context import AppState, error_response
+from pipeline.api.cors import CorsMiddleware
 from pipeline.api.errors import ApiError
 from pipeline.api.idempotency import IdempotencyMiddleware
 from pipeline.api.limits import BodyLimitMiddleware
@@ -72,6 +73,8 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
         )
 
     app.add_middleware(RequestContextMiddleware)  # outermost: the request id, the version
+    if settings.cors_origins:  # around all: a preflight is answered before auth and limits
+        app.add_middleware(CorsMiddleware, origins=settings.cors_origins)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
