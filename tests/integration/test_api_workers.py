@@ -87,3 +87,17 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def test_serve_with_two_api_processes_starts_its_workers_once(tmp_path: Path) -> None:
+    env = {"STROBE_DATA_DIR": str(tmp_path / "data"), "STROBE_API_KEYS": "sk_a:prj_a"}
+    processes = Processes(tmp_path, env)
+    try:
+        url = processes.start_api("serve", "serve", "--workers", "2")
+        time.sleep(1.0)  # the worker is spawned before the API processes answer
+        commands = [_cmdline(pid) for pid in processes.descendants("serve")]
+        assert sum("pipeline.cli worker" in c for c in commands) == 1, commands
+        assert sum("spawn_main" in c for c in commands) == 2, commands
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    finally:
+        processes.close()
