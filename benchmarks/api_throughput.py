@@ -6,10 +6,10 @@ wrk (2 threads, 64 connections by default, loopback) loads, one after another:
 * `POST /tasks` on both (the bare app answers 201 with the same JSON, stores nothing);
 * the queue's lease + complete rate on the same store, right after (4 worker processes
   drain the tasks the POSTs made, as `benchmarks/queue_throughput.py` does);
-* `GET /tasks` with 100,000 tasks in the store: page 1, page 900 and by cursor (`after`
-  the cursor of the row where page 900 starts);
 * `GET /tasks/{id}` again while 8 worker processes lease and complete tasks (one at a time,
-  `--work-ms` of "work" each), for its p99.
+  `--work-ms` of "work" each), for its p99;
+* last, with 100,000 tasks bulk-inserted: `GET /tasks` at page 1, page 900 and by cursor
+  (`after` the last row of page 899, so the same rows as page 900).
 
 Each `strobe api` variant (`--api-workers 1 2` → one process, then `--workers 2`) gets a
 fresh data dir, SQLite and local storage (the single-machine default); `--postgres` also
