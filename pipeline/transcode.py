@@ -24,6 +24,7 @@ from pipeline.dash import adaptation_sets, merge_video_sets
 from pipeline.decoders import hardware_decoder, hwaccel
 from pipeline.encode_steps import Meter, decode_range, duration_seconds, mux, origin_seconds
 from pipeline.encoders import AUDIO_ENCODERS, CODEC_TAGS, video_encoder, video_options
+from pipeline.hls import mark_vod
 from pipeline.media import is_cover_art, open_container
 
 DEFAULT_FPS = Fraction(25)
@@ -100,6 +101,7 @@ def encode_video(
         _check_complete(video, last, origin, plan.trim)
     if plan.container == "cmaf":
         merge_video_sets(target, plan.renditions)
+        mark_vod(out_dir)
         files = tuple(sorted(p for p in out_dir.iterdir() if p.is_file()))
         main = out_dir / CMAF_MASTER
     else:

@@ -49,6 +49,8 @@ def test_cmaf_ladder_hls_and_dash(tmp_path: Path, codec: str) -> None:
         index = int(playlist.removeprefix("media_").removesuffix(".m3u8"))
         entries = playlist_entries(folder / playlist)
         named |= set(entries)
+        text = (folder / playlist).read_text()  # a finished ladder, not a live stream
+        assert text.count("#EXT-X-PLAYLIST-TYPE:VOD") == 1 and "#EXT-X-ENDLIST" in text
         init, segments = entries[0], entries[1:]
         assert segments and all((folder / name).is_file() for name in entries)
         joined = tmp_path / f"joined-{index}.mp4"
