@@ -177,7 +177,7 @@ def respond(
         if range_applies(request.headers, tag):
             error = ApiError(416, "range_not_satisfiable", f"the file has {size} bytes")
             refused = error_response(request, error)
-            refused.headers.update({**headers, "Content-Range": f"bytes */{size}"})
+            refused.headers.update({"Accept-Ranges": "bytes", "Content-Range": f"bytes */{size}"})
             return refused
         wanted = None
     if wanted is not None and not range_applies(request.headers, tag):
