@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pipeline.api.envelope import API_VERSION, envelope_body, list_meta, page_count, page_links
 from pipeline.api.errors import ApiError
 from pipeline.api.paging import Cursors, cursor_links
+from pipeline.content_types import content_disposition
 from pipeline.storage import Storage
 from pipeline.storage.signing import content_url, folder_url
 from pipeline.store import FileRecord, MediaRecord, TaskRecord
@@ -190,7 +191,12 @@ class Presenter:
         if file.info.get("assets"):
             # Served from its folder, so a playlist's relative references resolve.
             return self._asset_url(file, file.filename)
-        presigned = self.storage.presigned_url(file.storage_key, self.url_ttl_s)
+        presigned = self.storage.presigned_url(
+            file.storage_key,
+            self.url_ttl_s,
+            content_type=file.mimetype,
+            content_disposition=content_disposition(file.filename, file.mimetype),
+        )
         return presigned or content_url(self.base_url, self.secret, file.id, self.url_ttl_s)
 
     def _asset_url(self, file: FileRecord, name: str) -> str:

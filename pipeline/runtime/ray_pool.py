@@ -252,7 +252,9 @@ class RayActorPool:
             result: JobResult = ray.get(ref)
         except RayTaskError as exc:  # a bug escaped the executor; the actor lives on
             log.error("task %s raised in its actor: %s", job.task_id, exc)
-            result = JobResult(job.task_id, error=Failure("internal", f"internal error: {exc}"))
+            cause = type(getattr(exc, "cause", None) or exc).__name__  # the log has the rest
+            message = f"internal error ({cause}); the server's log has the details"
+            result = JobResult(job.task_id, error=Failure("internal", message))
         except RayError as exc:  # the actor died: killed, out of memory, node lost
             self._forget(actor)
             if killed is None:

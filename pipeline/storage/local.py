@@ -78,7 +78,14 @@ class LocalStorage:
         if not os.access(self.root, os.W_OK):
             raise StorageError(f"{self.root} is not writable")
 
-    def presigned_url(self, key: str, expires_in: int) -> str | None:
+    def presigned_url(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str | None:
         return None
 
     def _existing(self, key: str) -> Path:

@@ -39,6 +39,16 @@ class Storage(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def presigned_url(self, key: str, expires_in: int) -> str | None:
-        """A direct download URL, or None when downloads go through the API (local disk)."""
+    def presigned_url(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str | None:
+        """A direct download URL, or None when downloads go through the API (local disk).
+
+        The response headers given are signed into the URL, so the object is served with the
+        recorded type and disposition whatever it was stored with."""
         ...

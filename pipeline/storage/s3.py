@@ -98,8 +98,20 @@ class S3Storage:
         except (ClientError, BotoCoreError) as exc:
             raise self._error(None, exc) from exc
 
-    def presigned_url(self, key: str, expires_in: int) -> str | None:
+    def presigned_url(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str | None:
         params = {"Bucket": self.bucket, "Key": self._object_key(key)}
+        # S3's response-* overrides: part of the signature, so a client cannot change them.
+        if content_type:
+            params["ResponseContentType"] = content_type
+        if content_disposition:
+            params["ResponseContentDisposition"] = content_disposition
         url: str = self._s3().generate_presigned_url(
             "get_object", Params=params, ExpiresIn=expires_in
         )

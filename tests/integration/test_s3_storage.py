@@ -90,6 +90,26 @@ def test_presigned_urls_carry_the_expiry(storage: S3Storage, tmp_path: Path) -> 
     assert httpx.get(url).content == b"data"
 
 
+def test_presigned_urls_serve_the_recorded_type_and_disposition(
+    storage: S3Storage, tmp_path: Path
+) -> None:
+    # Stored as HTML (what a client claimed), linked as the type Strobe recorded, as a download.
+    page = b"<html><script>alert(1)</script></html>"
+    storage.put_file("prj_a/x", write(tmp_path / "a", page), "text/html")
+    disposition = "attachment; filename=\"x.html\"; filename*=UTF-8''x.html"
+    url = storage.presigned_url(
+        "prj_a/x", 60, content_type="application/octet-stream", content_disposition=disposition
+    )
+    assert url is not None
+    response = httpx.get(url)
+    assert response.content == page
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["content-disposition"] == disposition
+    # Query parameters, so inside what SigV4 signs (moto cannot check presigned signatures).
+    query = parse_qs(urlsplit(url).query)
+    assert query["response-content-disposition"] == [disposition]
+
+
 def test_keys_are_refused_not_normalised_and_never_leave_the_prefix(
     s3_endpoint: str, bucket: str, storage: S3Storage, tmp_path: Path
 ) -> None:

@@ -21,7 +21,14 @@ TTL_S = 600
 class PresigningStorage(LocalStorage):
     """Local storage that pretends to hand out direct links, as S3 would."""
 
-    def presigned_url(self, key: str, expires_in: int) -> str | None:
+    def presigned_url(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str | None:
         return f"https://bucket.test/{key}?ttl={expires_in}"
 
 
