@@ -89,7 +89,9 @@ class PinnedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         failure: Exception = httpcore.ConnectError(f"no address for {host}")
-        for *_, sockaddr in resolve(host, port, allow_private=self.allow_private):
+        lookup_s = self.deadline.left(timeout, httpcore.ConnectTimeout)
+        found = resolve(host, port, allow_private=self.allow_private, timeout_s=lookup_s)
+        for *_, sockaddr in found:
             address = str(sockaddr[0])
             left = self.deadline.left(timeout, httpcore.ConnectTimeout)
             try:

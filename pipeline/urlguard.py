@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import urlsplit
 
 from operators.base import TaskError
 
 ALLOWED_SCHEMES = ("http", "https")
+# A lookup's own limit when the caller has no deadline nearer than this.
+LOOKUP_TIMEOUT_S = 10.0
+# getaddrinfo cannot be interrupted: lookups run here, and a caller stops waiting at its
+# deadline. A stuck lookup holds one of these threads until the system resolver gives up
+# (resolv.conf's timeout × attempts); lookups past the pool's size wait in its queue, and
+# that wait counts against their deadline too.
+_LOOKUPS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="strobe-dns")
 # An address found by resolving a host: (family, type, proto, sockaddr), as getaddrinfo gives.
 AddressInfo = tuple[int, int, int, Any]
 
@@ -96,14 +105,23 @@ def literal_private_host(url: str) -> bool:
         return False
 
 
-def resolve(host: str, port: int, *, allow_private: bool) -> list[AddressInfo]:
+def resolve(
+    host: str, port: int, *, allow_private: bool, timeout_s: float = LOOKUP_TIMEOUT_S
+) -> list[AddressInfo]:
     """The addresses to connect to for `host`: all of them public unless `allow_private`.
 
-    One private, loopback or reserved address among the answers refuses the host."""
+    One private, loopback or reserved address among the answers refuses the host; a lookup
+    that takes longer than `timeout_s` fails the same way an unknown name does."""
     if not allow_private and is_localhost_name(host):
         raise _forbidden(host, "localhost")
+    lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout=max(timeout_s, 0.0))
+    except FutureTimeout:
+        lookup.cancel()  # still queued: never runs
+        raise TaskError(
+            "input_unreachable", f"looking up host {host!r} took longer than {timeout_s:.0f} s"
+        ) from None
     except (socket.gaierror, UnicodeError) as exc:
         raise TaskError("input_unreachable", f"cannot resolve host {host!r}: {exc}") from exc
     if not infos:

@@ -4,8 +4,11 @@ body, not in the status line and headers, not as a task's input."""
 from __future__ import annotations
 
 import dataclasses
+import socket
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +57,34 @@ def test_a_trickling_task_input_ends_at_the_fetch_timeout(
     assert time.monotonic() - started < 3.5
     assert result.error is not None and result.error.code == "input_unreachable"
     assert result.error.retryable
+
+
+def test_a_dns_lookup_that_never_answers_ends_at_the_overall_deadline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A name server that never answers: the system resolver would wait its own timeouts.
+    released = threading.Event()
+    real = socket.getaddrinfo
+
+    def silent(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host == "slow-dns.example":
+            released.wait(30)
+            raise socket.gaierror("released by the test")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TaskError) as info:
+            download(
+                "http://slow-dns.example/in.jpg",
+                tmp_path / "out",
+                max_bytes=1 << 20,
+                timeout_s=1.5,
+                allow_private=False,
+            )
+    finally:
+        released.set()
+    took = time.monotonic() - started
+    assert info.value.code == "input_unreachable" and "slow-dns.example" in str(info.value)
+    assert 1.0 < took < 2.5, took

@@ -75,11 +75,12 @@ def test_a_redirect_hop_to_a_rebinding_name_is_checked_when_followed(
     real_resolve = guarded_http.resolve
     hops: list[str] = []
 
-    def first_hop_public(host: str, port_: int, *, allow_private: bool) -> object:
+    def first_hop_public(host: str, port_: int, *, allow_private: bool, timeout_s: float) -> object:
         # The first hop stands for a public server (the test's is on loopback); every later
         # connection is checked by the real guard.
         hops.append(host)
-        return real_resolve(host, port_, allow_private=len(hops) == 1 or allow_private)
+        private = len(hops) == 1 or allow_private
+        return real_resolve(host, port_, allow_private=private, timeout_s=timeout_s)
 
     monkeypatch.setattr(guarded_http, "resolve", first_hop_public)
     with pytest.raises(TaskError) as info:
