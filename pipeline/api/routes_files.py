@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +18,7 @@ from pipeline.api.ingests import ingest_slots, too_many_ingests
 from pipeline.api.multipart import receive_file
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import FileCreate, FileLabels, FileUpdate
-from pipeline.api.serving import KEYED_CACHE_CONTROL, RangeStorage, respond, signed_cache_control
+from pipeline.api.serving import KEYED_CACHE_CONTROL, respond, signed_cache_control
 from pipeline.api.validation import request_error
 from pipeline.content_types import content_disposition
 from pipeline.library import Labels, ingest_url, keep_upload, remove_file
@@ -154,7 +154,6 @@ def file_content(
         record.filename,
         file_id,
         cache=cache,
-        size=record.filesize,
     )
 
 
@@ -167,7 +166,6 @@ def stream_file(request: Request, storage: Storage, record: FileRecord, cache: s
         record.filename,
         record.id,
         cache=cache,
-        size=record.filesize,
     )
 
 
@@ -180,7 +178,6 @@ def _stream(
     file_id: str,
     *,
     cache: str,
-    size: int | None = None,
 ) -> Response:
     headers = {
         "Cache-Control": cache,
@@ -188,17 +185,9 @@ def _stream(
         "X-Content-Type-Options": "nosniff",  # the type is the one recorded, never sniffed
     }
     try:
-        if isinstance(storage, RangeStorage):
-            return respond(request, storage, key, mimetype=mimetype, headers=headers)
-        # Other storage (S3) hands out presigned URLs; through the API it is streamed whole.
-        if size is not None:
-            headers["Content-Length"] = str(size)
-        if request.method == "HEAD" and storage.exists(key):
-            return Response(headers=headers, media_type=mimetype)
-        chunks = storage.iter_bytes(key)
+        return respond(request, storage, key, mimetype=mimetype, headers=headers)
     except StorageError as exc:
         raise ApiError(404, "not_found", f"the content of file {file_id} is missing") from exc
-    return StreamingResponse(chunks, media_type=mimetype, headers=headers)
 
 
 @router.get("/files/{file_id}/t/{expires}/{signature}/{name:path}")

@@ -18,16 +18,16 @@ The body is read in bounded chunks from the requested offset; see docs/ARCHITECT
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
-from typing import Protocol, runtime_checkable
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
+from pipeline.storage import Storage
 
 CHUNK_BYTES = 256 * 1024
 _MAX_RANGE_HEADER = 1024  # longer Range headers are not one range; they are ignored
@@ -132,17 +132,6 @@ def _http_date(value: str | None) -> int | None:
         return None  # an unparseable date is ignored, as RFC 9110 asks
 
 
-@runtime_checkable
-class RangeStorage(Protocol):
-    """Storage that can describe an object and read part of it (local disk)."""
-
-    def object_stat(self, key: str) -> tuple[int, int]: ...
-
-    def iter_range(
-        self, key: str, start: int, stop: int, chunk_size: int = CHUNK_BYTES
-    ) -> Iterator[bytes]: ...
-
-
 def signed_cache_control(expires: int, now: float | None = None) -> str:
     """The content behind a signed URL is fixed until the URL expires; no shared caches."""
     left = max(0, int(expires - (time.time() if now is None else now)))
@@ -154,7 +143,7 @@ KEYED_CACHE_CONTROL = "private, no-cache"  # reuse only after a 304 (the key may
 
 def respond(
     request: Request,
-    storage: RangeStorage,
+    storage: Storage,
     key: str,
     *,
     mimetype: str,

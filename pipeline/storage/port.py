@@ -31,6 +31,16 @@ class Storage(Protocol):
         """Stream the object's bytes."""
         ...
 
+    def object_stat(self, key: str) -> tuple[int, int]:
+        """The object's size and modification time in ns (an HTTP ETag's parts)."""
+        ...
+
+    def iter_range(
+        self, key: str, start: int, stop: int, chunk_size: int = 256 * 1024
+    ) -> Iterator[bytes]:
+        """Stream bytes [start, stop) of the object (a Range request)."""
+        ...
+
     def delete(self, key: str) -> None: ...
 
     def check(self) -> None:

@@ -76,6 +76,23 @@ class S3Storage:
         body = self._call(key, self._s3().get_object, Bucket=self.bucket, Key=name)["Body"]
         return _stream(body, chunk_size)
 
+    def object_stat(self, key: str) -> tuple[int, int]:
+        """The object's size and modification time (ns, whole seconds on S3)."""
+        name = self._object_key(key)
+        head = self._call(key, self._s3().head_object, Bucket=self.bucket, Key=name)
+        return int(head["ContentLength"]), int(head["LastModified"].timestamp()) * 1_000_000_000
+
+    def iter_range(
+        self, key: str, start: int, stop: int, chunk_size: int = 256 * 1024
+    ) -> Iterator[bytes]:
+        """Stream bytes [start, stop) of the object with one ranged GET."""
+        if stop <= start:
+            return iter(())
+        name = self._object_key(key)
+        span = f"bytes={start}-{stop - 1}"
+        got = self._call(key, self._s3().get_object, Bucket=self.bucket, Key=name, Range=span)
+        return _stream(got["Body"], chunk_size)
+
     def delete(self, key: str) -> None:
         name = self._object_key(key)
         self._call(key, self._s3().delete_object, Bucket=self.bucket, Key=name)

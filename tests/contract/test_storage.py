@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -146,3 +147,23 @@ def test_a_name_that_climbs_into_another_project_cannot_touch_its_object(
     with pytest.raises(StorageError):
         list(storage.iter_bytes(attack))
     assert b"".join(storage.iter_bytes(victim)) == b"victim's bytes"
+
+
+def test_stat_and_ranges_of_an_object(storage: Storage, tmp_path: Path, payload: bytes) -> None:
+    before = time.time_ns()
+    storage.put_file(KEY, write(tmp_path / "in.bin", payload), "application/octet-stream")
+    size, mtime_ns = storage.object_stat(KEY)
+    assert size == len(payload)
+    assert before - 2_000_000_000 <= mtime_ns <= time.time_ns() + 2_000_000_000
+    for start, stop in [(0, 100), (1_000_000, 2_100_000), (len(payload) - 7, len(payload))]:
+        chunks = list(storage.iter_range(KEY, start, stop, chunk_size=300_000))
+        assert b"".join(chunks) == payload[start:stop]
+        assert all(len(chunk) <= 300_000 for chunk in chunks)
+    assert b"".join(storage.iter_range(KEY, 5, 5)) == b""
+
+
+def test_stat_or_range_of_a_missing_object_is_a_storage_error(storage: Storage) -> None:
+    with pytest.raises(StorageError):
+        storage.object_stat("prj_a/tsk_1/missing.bin")
+    with pytest.raises(StorageError):
+        storage.iter_range("prj_a/tsk_1/missing.bin", 0, 10)
