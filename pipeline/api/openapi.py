@@ -88,6 +88,7 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
     success = next((code for code in responses if code.startswith("2")), None)
     if success is not None and path in _BYTES_PATHS | {"/signed/{project_id}/{path}"}:
         responses[success]["content"] = {"*/*": {"schema": _BINARY}}
+        _describe_serving(operation)
     if success is not None and path == "/metrics":
         responses[success]["content"] = {"text/plain": {"schema": {"type": "string"}}}
     parameters = operation.setdefault("parameters", [])
@@ -99,6 +100,39 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
             "description": "The API version to answer in (default 2024-08-21)",
             "schema": {"type": "string", "enum": list(SUPPORTED)},
         }
+    )
+
+
+def _describe_serving(operation: dict[str, Any]) -> None:
+    """The byte routes answer Range and conditional requests (pipeline.api.serving); HEAD
+    answers as GET does, without a body."""
+    responses = operation["responses"]
+    range_header = {"description": "bytes FIRST-LAST/SIZE", "schema": {"type": "string"}}
+    responses["206"] = {
+        "description": "The one byte range asked for",
+        "headers": {"Content-Range": range_header},
+        "content": {"*/*": {"schema": _BINARY}},
+    }
+    responses["304"] = {"description": "Not modified since the ETag or date given"}
+    responses["416"] = {
+        "description": "The range starts past the end (`range_not_satisfiable`)",
+        "headers": {"Content-Range": {"description": "bytes */SIZE", "schema": {"type": "string"}}},
+        "content": {"application/json": {"schema": _ERROR_REF}},
+    }
+    operation.setdefault("parameters", []).extend(
+        {
+            "name": name,
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": text,
+        }
+        for name, text in (
+            ("Range", "One byte range (bytes=0-99, bytes=100-, bytes=-500); others are ignored"),
+            ("If-Range", "An ETag or date: the range only while the file is unchanged"),
+            ("If-None-Match", "ETags: 304 when one matches"),
+            ("If-Modified-Since", "An HTTP date: 304 when the file is not newer"),
+        )
     )
 
 

@@ -285,3 +285,16 @@ def test_s3_objects_are_served_alike_through_the_api(
             assert again.status_code == 304, route
             beyond = client.get(url, headers={**A, "Range": f"bytes={len(data)}-"})
             assert beyond.status_code == 416, route
+
+
+def test_the_openapi_describes_ranges_on_the_byte_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/files/{file_id}/content",
+        "/files/{file_id}/t/{expires}/{signature}/{name}",
+        "/signed/{project_id}/{path}",
+    ):
+        get = paths[path]["get"]
+        assert {"200", "206", "304", "416"} <= set(get["responses"]), path
+        assert "Range" in {p["name"] for p in get["parameters"]}, path
+        assert set(paths[path]) == {"get"}, path  # HEAD answers as GET; not listed twice
