@@ -5,17 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from operators.base import (
-    Artifact,
-    MediaSource,
-    Operator,
-    Progress,
-    Resources,
-    TaskError,
-    no_progress,
-)
+from operators.base import Operator
 from operators.catalog import EXTENSIONS, MIMETYPES
-from operators.plans import AudioPlan, plan_trim
+from operators.plans import plan_trim
+from pipeline.contract.errors import NO_AUDIO_STREAM, TaskError
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
+from pipeline.contract.plans import AudioPlan
+from pipeline.contract.resources import Resources
 
 # format -> (codec family, default bitrate; None for uncompressed PCM)
 FORMATS: dict[str, tuple[str, int | None]] = {
@@ -36,7 +32,7 @@ class AudioOperator(Operator):
         fmt = options.get("format") or "mp3"
         info = source.info
         if not info.has_audio:
-            raise TaskError("no_audio_stream", "the input has no audio stream")
+            raise TaskError(NO_AUDIO_STREAM, "the input has no audio stream")
         codec, default_bitrate = FORMATS[fmt]
         plan = AudioPlan(
             container=fmt,

@@ -15,17 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from operators.base import (
-    Artifact,
-    MediaSource,
-    Progress,
-    TaskError,
-    no_progress,
-)
 from operators.keywords import keywords, title
 from operators.scenes import Cut, detect_cuts
 from operators.speech import Segment, TranscriptOperator
 from operators.subtitles import Cue, to_vtt
+from pipeline.contract.errors import MODEL_MISSING, NO_VIDEO_STREAM, TaskError
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 
 MIN_CHAPTER_FRACTION = 1 / 50
 MIN_CHAPTER_S, MAX_MIN_CHAPTER_S = 2.0, 30.0
@@ -84,7 +79,7 @@ class ChaptersOperator(TranscriptOperator):
         try:
             super().setup()
         except TaskError as exc:
-            if exc.code != "model_missing":
+            if exc.code != MODEL_MISSING:
                 raise
 
     def process(
@@ -92,7 +87,7 @@ class ChaptersOperator(TranscriptOperator):
     ) -> Artifact:
         info = source.info
         if not info.has_video or info.is_image:
-            raise TaskError("no_video_stream", "chapters need a video stream")
+            raise TaskError(NO_VIDEO_STREAM, "chapters need a video stream")
         share = SCAN_SHARE if info.has_audio else 1.0
         found = detect_cuts(source, progress=lambda done: progress(share * done))
         end = info.duration or 0.0
@@ -137,7 +132,7 @@ class ChaptersOperator(TranscriptOperator):
                 source, speech_options, lambda done: progress(share + (1 - share) * done)
             )
         except TaskError as exc:
-            if exc.code != "model_missing":
+            if exc.code != MODEL_MISSING:
                 raise
             return (), "numbered"
         return transcript.segments, "transcript"

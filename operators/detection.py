@@ -19,17 +19,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from operators.base import (
-    Artifact,
-    MediaSource,
-    Operator,
-    Progress,
-    Resources,
-    Still,
-    TaskError,
-    no_progress,
-)
+from operators.base import Operator
 from operators.batching import Batcher
+from pipeline.contract.errors import (
+    INPUT_UNREADABLE,
+    NO_VIDEO_STREAM,
+    OPTION_OUT_OF_RANGE,
+    TIMEOUT,
+    TaskError,
+)
+from pipeline.contract.media import Artifact, MediaSource, Progress, Still, no_progress
+from pipeline.contract.resources import Resources
 
 DEFAULT_FPS = 1.0
 DEFAULT_CONFIDENCE = 0.5
@@ -70,11 +70,11 @@ class DetectConfig:
         if end is None and options.get("duration") is not None:
             end = start + float(options["duration"])
         if not 0.0 <= confidence <= 1.0:
-            raise TaskError("option_out_of_range", f"confidence must be 0-1, got {confidence:g}")
+            raise TaskError(OPTION_OUT_OF_RANGE, f"confidence must be 0-1, got {confidence:g}")
         if not fps > 0:
-            raise TaskError("option_out_of_range", f"fps must be above 0, got {fps:g}")
+            raise TaskError(OPTION_OUT_OF_RANGE, f"fps must be above 0, got {fps:g}")
         if end is not None and float(end) <= start:
-            raise TaskError("option_out_of_range", f"end {end:g} s is not after start {start:g} s")
+            raise TaskError(OPTION_OUT_OF_RANGE, f"end {end:g} s is not after start {start:g} s")
         return cls(float(fps), confidence, start, None if end is None else float(end))
 
 
@@ -150,11 +150,11 @@ def scan(
 ) -> Scan:
     info = source.info
     if not info.has_video:
-        raise TaskError("no_video_stream", "the input has no image or video stream")
+        raise TaskError(NO_VIDEO_STREAM, "the input has no image or video stream")
     duration = info.duration
     if not info.is_image and duration is not None and config.start >= duration:
         raise TaskError(
-            "option_out_of_range",
+            OPTION_OUT_OF_RANGE,
             f"start {config.start:g} s is at or after the end of the input ({duration:.3f} s)",
         )
     result = Scan(interval=0.0 if info.is_image else 1.0 / config.fps)
@@ -168,7 +168,7 @@ def scan(
             result.hits.append([h for h in hits if h.confidence >= config.confidence])
         progress(min(1.0, (batch[-1].timestamp - config.start) / span))
     if not result.times:
-        raise TaskError("input_unreadable", "the input has no decodable frames in that range")
+        raise TaskError(INPUT_UNREADABLE, "the input has no decodable frames in that range")
     return result
 
 
@@ -379,7 +379,7 @@ class DetectionOperator(Operator):
             try:
                 return self.batcher.run(frames, timeout=MODEL_WAIT_S, check=lambda: progress(done))
             except TimeoutError as exc:
-                raise TaskError("timeout", str(exc)) from exc
+                raise TaskError(TIMEOUT, str(exc)) from exc
 
         with self.batcher.joined():
             result = scan(source, config, detect, progressed, self.batch_size)

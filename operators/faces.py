@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from operators.base import Artifact, MediaSource, Resources, TaskError
 from operators.detection import Box, DetectConfig, DetectionOperator, Found, Scan, report, sigmoid
 from operators.models import MODELS, require, status
+from pipeline.contract.errors import MODEL_MISSING, TaskError
+from pipeline.contract.media import Artifact, MediaSource
+from pipeline.contract.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def choose_model(env: Mapping[str, str] | None = None, directory: Path | None = 
         return YUNET if status(MODELS[YUNET], directory) == "ok" else HAAR
     if choice not in CHOICES:
         raise TaskError(
-            "model_missing",
+            MODEL_MISSING,
             f"{MODEL_ENV}={choice!r} is not a face model Strobe knows: auto, {', '.join(CHOICES)}",
         )
     return CHOICES[choice]
@@ -90,14 +92,14 @@ class FacesOperator(DetectionOperator):
                 self.yunet_size = (320, 320)
             except cv2.error as exc:
                 raise TaskError(
-                    "model_missing",
+                    MODEL_MISSING,
                     f"the face model in {path} does not load ({exc}); "
                     f"run `strobe models verify {YUNET}` and `strobe models fetch {YUNET}`",
                 ) from exc
         else:
             self.cascade = cv2.CascadeClassifier(str(path))
             if self.cascade.empty():
-                raise TaskError("model_missing", f"could not load the face cascade {path}")
+                raise TaskError(MODEL_MISSING, f"could not load the face cascade {path}")
         self.model_name = name
         log.info("faces: %s (%s; %s=%s)", name, path, MODEL_ENV, os.environ.get(MODEL_ENV, "auto"))
 

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from pipeline.contract.plans import ResizePlan
 
 FITS = ("cover", "contain", "fill")
 DEFAULT_FIT = "cover"
-
-
-@dataclass(frozen=True)
-class ResizePlan:
-    """Scale the input to `scaled`, then crop (cover) or pad (contain) to `canvas`."""
-
-    scaled: tuple[int, int]
-    canvas: tuple[int, int]
-    offset: tuple[int, int]  # where the scaled picture's top-left lands on the canvas
 
 
 def plan_resize(

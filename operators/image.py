@@ -9,17 +9,12 @@ from typing import Any
 
 from PIL import Image
 
-from operators.base import (
-    Artifact,
-    MediaSource,
-    Operator,
-    Progress,
-    Resources,
-    TaskError,
-    no_progress,
-)
+from operators.base import Operator
 from operators.catalog import EXTENSIONS, MIMETYPES
 from operators.geometry import plan_resize
+from pipeline.contract.errors import NO_VIDEO_STREAM, OPTION_OUT_OF_RANGE, TaskError
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
+from pipeline.contract.resources import Resources
 
 DEFAULT_QUALITY = 80
 # Formats whose encoders keep an alpha channel; others get transparency flattened.
@@ -60,9 +55,9 @@ class ImageOperator(Operator):
         config = ImageConfig.from_options(options)
         info = source.info
         if not info.has_video:
-            raise TaskError("no_video_stream", "the input has no image or video stream")
+            raise TaskError(NO_VIDEO_STREAM, "the input has no image or video stream")
         if config.start and info.is_image:
-            raise TaskError("option_out_of_range", "start applies to videos; the input is an image")
+            raise TaskError(OPTION_OUT_OF_RANGE, "start applies to videos; the input is an image")
         picture = Image.fromarray(source.still(config.start).pixels)
         progress(0.4)
         picture = resize(picture, config, keep_alpha=config.format in ALPHA_FORMATS)

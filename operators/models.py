@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from operators.base import TaskError
+from pipeline.contract.errors import MODEL_MISSING, TaskError
 
 CHUNK = 1 << 20
 
@@ -194,7 +194,7 @@ def require(name: str, directory: Path | None = None) -> list[Path]:
     spec = MODELS[name]
     paths = [file_path(spec, f, directory) for f in spec.files]
     if any(p is None or not p.is_file() for p in paths):
-        raise TaskError("model_missing", missing_message(spec))
+        raise TaskError(MODEL_MISSING, missing_message(spec))
     return [p for p in paths if p is not None]
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from operators.base import Artifact, MediaSource
 from operators.detection import Box, DetectConfig, DetectionOperator, Found, Scan, report
 from operators.models import require
+from pipeline.contract.media import Artifact, MediaSource
 
 MODEL = "nudenet-320n"
 CATEGORIES: dict[str, str] = {

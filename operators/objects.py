@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from operators.base import Artifact, MediaSource, TaskError
 from operators.detection import (
     DEFAULT_BATCH,
     Box,
@@ -23,6 +22,8 @@ from operators.detection import (
     timeline,
 )
 from operators.models import require
+from pipeline.contract.errors import MODEL_MISSING, TaskError
+from pipeline.contract.media import Artifact, MediaSource
 
 MODEL = "ssdlite320-coco"
 # torchvision keeps its own low score floor (0.001) so recall is measured fully; the task's
@@ -58,7 +59,7 @@ class ObjectsOperator(DetectionOperator):
             model.load_state_dict(state)
         except (RuntimeError, OSError, KeyError, EOFError, pickle.UnpicklingError) as exc:
             raise TaskError(
-                "model_missing",
+                MODEL_MISSING,
                 f"the weights in {path} do not load ({exc}); "
                 f"run `strobe models verify {MODEL}` and `strobe models fetch {MODEL}`",
             ) from exc

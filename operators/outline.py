@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from operators.base import Artifact, MediaSource, Progress, no_progress
 from operators.keywords import keywords, tfidf, title
 from operators.scenes import detect_cuts
 from operators.speech import Segment, TranscriptOperator
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 
 PENALTY = 1.25  # incoherence a new section must save (calibrated on MiniLM vectors)
 PENALTY_GROWTH_N = 50  # beyond this many segments the penalty grows with sqrt(n / this)

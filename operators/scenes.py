@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from operators.base import MediaSource, Progress, Still, TaskError, no_progress
+from pipeline.contract.errors import INPUT_UNREADABLE, NO_VIDEO_STREAM, TaskError
+from pipeline.contract.media import MediaSource, Progress, Still, no_progress
 
 SAMPLE_FPS = 4.0  # a boundary is placed within 1/4 s of the real cut
 THUMB_WIDTH = 64
@@ -111,14 +112,14 @@ def detect_cuts(
     """Scan the video between `start` and `end` at `fps` sampled frames a second."""
     info = source.info
     if not info.has_video or info.is_image:
-        raise TaskError("no_video_stream", "the input has no video stream to find scenes in")
+        raise TaskError(NO_VIDEO_STREAM, "the input has no video stream to find scenes in")
     span = max((end or info.duration or 0.0) - start, 1e-6)
     detector = SceneDetector()
     for batch in _batches(source.frames(fps, start, end)):
         detector.feed(batch)
         progress(min(1.0, (batch[-1].timestamp - start) / span))
     if not detector.frames:
-        raise TaskError("input_unreadable", "no frames could be decoded in that range")
+        raise TaskError(INPUT_UNREADABLE, "no frames could be decoded in that range")
     return detector
 
 

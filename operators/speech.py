@@ -19,18 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from operators.base import (
-    Artifact,
-    MediaSource,
-    Operator,
-    Progress,
-    Resources,
-    TaskError,
-    no_progress,
-)
+from operators.base import Operator
 from operators.models import WHISPER_CHECKPOINTS, require
 from operators.plans import plan_trim
 from operators.vad import RATE, Spliced, Vad, groups
+from pipeline.contract.errors import MODEL_MISSING, NO_AUDIO_STREAM, OPTION_OUT_OF_RANGE, TaskError
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
+from pipeline.contract.resources import Resources
 
 MODEL_ENV = "STROBE_WHISPER_MODEL"
 CPU_MODEL, GPU_MODEL = "small", "turbo"
@@ -62,7 +57,7 @@ def whisper_language(code: str | None) -> str | None:
     primary = code.split("-")[0].lower()
     if primary not in LANGUAGES:
         raise TaskError(
-            "option_out_of_range",
+            OPTION_OUT_OF_RANGE,
             f"language {code!r} is not one Whisper knows; use one of: {', '.join(LANGUAGES)}",
         )
     return primary
@@ -113,7 +108,7 @@ def model_size(env: Mapping[str, str] | None = None, *, cuda: bool = False) -> s
     size = env.get(MODEL_ENV) or (GPU_MODEL if cuda else CPU_MODEL)
     if size not in WHISPER_CHECKPOINTS:
         raise TaskError(
-            "model_missing",
+            MODEL_MISSING,
             f"{MODEL_ENV}={size!r} is not a Whisper size Strobe knows: "
             f"{', '.join(WHISPER_CHECKPOINTS)}",
         )
@@ -175,7 +170,7 @@ class SpeechOperator(Operator):
     ) -> Transcript:
         info = source.info
         if not info.has_audio:
-            raise TaskError("no_audio_stream", "the input has no audio stream to transcribe")
+            raise TaskError(NO_AUDIO_STREAM, "the input has no audio stream to transcribe")
         config = SpeechConfig.from_options(options, info.duration)
         self.load()
         stop = config.end if config.end is not None else info.duration

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from operators.base import Artifact, MediaSource, Progress, no_progress
 from operators.speech import Segment, TranscriptOperator
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 
 MAX_LINE = 42
 MAX_LINES = 2

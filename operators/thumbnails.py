@@ -14,18 +14,17 @@ from typing import Any
 
 from PIL import Image
 
-from operators.base import (
-    Artifact,
-    Asset,
-    MediaSource,
-    Operator,
-    Progress,
-    Resources,
-    TaskError,
-    no_progress,
-)
+from operators.base import Operator
 from operators.geometry import plan_resize
 from operators.plans import plan_trim
+from pipeline.contract.errors import (
+    INPUT_UNREADABLE,
+    NO_VIDEO_STREAM,
+    OPTION_OUT_OF_RANGE,
+    TaskError,
+)
+from pipeline.contract.media import Artifact, Asset, MediaSource, Progress, no_progress
+from pipeline.contract.resources import Resources
 
 DEFAULT_COUNT = 10
 DEFAULT_WIDTH = 160
@@ -58,7 +57,7 @@ class ThumbnailsOperator(Operator):
     ) -> Artifact:
         info = source.info
         if not info.has_video or not info.width or not info.height:
-            raise TaskError("no_video_stream", "the input has no video stream")
+            raise TaskError(NO_VIDEO_STREAM, "the input has no video stream")
         trim = plan_trim(
             options.get("start"), options.get("end"), options.get("duration"), info.duration
         )
@@ -73,7 +72,7 @@ class ThumbnailsOperator(Operator):
         if sheet.columns * width > MAX_SPRITE_SIDE or math.ceil(count / sheet.columns) * height > (
             MAX_SPRITE_SIDE
         ):
-            raise TaskError("option_out_of_range", "the sprite sheet would exceed 65,000 pixels")
+            raise TaskError(OPTION_OUT_OF_RANGE, "the sprite sheet would exceed 65,000 pixels")
 
         fps = 1.0 / interval if interval else None
         pictures: list[Image.Image] = []
@@ -82,7 +81,7 @@ class ThumbnailsOperator(Operator):
             pictures.append(picture.resize((width, height), Image.Resampling.LANCZOS))
             progress(0.9 * len(pictures) / count)
         if not pictures:
-            raise TaskError("input_unreadable", "no frames could be decoded in the requested range")
+            raise TaskError(INPUT_UNREADABLE, "no frames could be decoded in the requested range")
 
         names = [f"thumbnails/{i + 1:04d}.jpg" for i in range(len(pictures))]
         assets = [
@@ -125,7 +124,7 @@ def _spacing(span: float, count: int | None, interval: float | None) -> tuple[in
         count = max(1, math.ceil(span / interval - 1e-9))
         if count > MAX_COUNT:
             raise TaskError(
-                "option_out_of_range",
+                OPTION_OUT_OF_RANGE,
                 f"interval {interval:g} s makes {count} thumbnails; at most {MAX_COUNT}",
             )
         return count, interval

@@ -10,20 +10,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from operators.base import (
-    Artifact,
-    Asset,
-    MediaInfo,
-    MediaSource,
-    Operator,
-    Progress,
-    Resources,
-    TaskError,
-    no_progress,
-)
+from operators.base import Operator
 from operators.catalog import EXTENSIONS, MIMETYPES, VIDEO_CODECS
 from operators.geometry import plan_resize
-from operators.plans import Encoded, Rendition, VideoPlan, even_resize, plan_trim, shrink_resize
+from operators.plans import even_resize, plan_trim, shrink_resize
+from pipeline.contract.errors import NO_VIDEO_STREAM, OPTION_OUT_OF_RANGE, TaskError
+from pipeline.contract.media import Artifact, Asset, MediaInfo, MediaSource, Progress, no_progress
+from pipeline.contract.plans import Encoded, Rendition, VideoPlan
+from pipeline.contract.resources import Resources
 
 # format -> (container, audio codec family); video codecs per format: catalog.VIDEO_CODECS
 FORMATS = {
@@ -77,7 +71,7 @@ class VideoOperator(Operator):
         config = VideoConfig.from_options(options)
         info = source.info
         if not info.has_video or info.is_image or not info.width or not info.height:
-            raise TaskError("no_video_stream", "the input has no video stream")
+            raise TaskError(NO_VIDEO_STREAM, "the input has no video stream")
         container, audio = FORMATS[config.format]
         codec = video_codec(config)
         fps = config.fps or info.fps or FALLBACK_FPS
@@ -117,7 +111,7 @@ def video_codec(config: VideoConfig) -> str:
         return allowed[0]
     if config.codec not in allowed:  # the API refuses these; callers that skip it get this
         raise TaskError(
-            "option_out_of_range",
+            OPTION_OUT_OF_RANGE,
             f"codec {config.codec!r} does not fit format {config.format!r}; "
             f"allowed: {', '.join(allowed)}",
         )

@@ -10,8 +10,9 @@ import av
 import av.error
 import av.filter
 
-from operators.base import Progress, TaskError, no_progress
-from operators.plans import AudioPlan, Encoded, Trim
+from pipeline.contract.errors import NO_AUDIO_STREAM, TaskError
+from pipeline.contract.media import Progress, no_progress
+from pipeline.contract.plans import AudioPlan, Encoded, Trim
 from pipeline.encode_steps import Meter, decode_range, duration_seconds, mux, origin_seconds
 from pipeline.encoders import AUDIO_ENCODERS
 from pipeline.media import open_container
@@ -33,7 +34,7 @@ def encode_audio(
     target = out_dir / f"output.{plan.container}"
     with open_container(path, max_pixels) as source:
         if not source.streams.audio:
-            raise TaskError("no_audio_stream", "the input has no audio stream")
+            raise TaskError(NO_AUDIO_STREAM, "the input has no audio stream")
         audio = source.streams.audio[0]
         origin = origin_seconds(source)
         meter = Meter(plan.trim, duration_seconds(source), progress)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from pipeline import client_cli
+from pipeline.client import commands as client_commands
 from pipeline.config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -60,10 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(default STROBE_WEBHOOK_SECRET_OVERLAP_S)",
     )
     hooks.add_argument("--data-dir", help="overrides STROBE_DATA_DIR")
-    client_cli.add_commands(commands)
+    client_commands.add_commands(commands)
     args = parser.parse_args(argv)
     if args.command in ("tasks", "batch"):
-        return client_cli.run(args)  # a client of any server: no settings, no data dir
+        return client_commands.run(args)  # a client of any server: no settings, no data dir
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.data_dir:
@@ -205,7 +205,7 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     from pipeline.runtime.autoscale import BacklogSignal
     from pipeline.runtime.budget import budget_s
     from pipeline.runtime.dispatcher import Dispatcher
-    from pipeline.runtime.ray_pool import RayActorPool, request_backlog, start_ray
+    from pipeline.runtime.ray_pool import RayActorPool, request_backlog, start_ray, stop_ray
     from pipeline.runtime.retry import RetryPolicy
 
     parent = os.getppid()
@@ -248,9 +248,7 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     try:
         dispatcher.run(lambda: stopping or (exit_with_parent and os.getppid() != parent))
     finally:
-        import ray
-
-        ray.shutdown()
+        stop_ray()
     return 0
 
 

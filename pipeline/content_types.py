@@ -11,7 +11,7 @@ import mimetypes
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from operators.base import MediaInfo
+from pipeline.contract.media import MediaInfo
 
 GENERIC = "application/octet-stream"
 

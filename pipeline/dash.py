@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from operators.plans import Rendition
+from pipeline.contract.plans import Rendition
 
 MPD_NAMESPACE = "urn:mpeg:dash:schema:mpd:2011"
 # Prefixes the manifest declares, kept when it is written back.

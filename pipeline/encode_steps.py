@@ -8,8 +8,9 @@ from typing import Any
 import av
 import av.error
 
-from operators.base import Progress, TaskError
-from operators.plans import Trim
+from pipeline.contract.errors import INPUT_UNREADABLE, TaskError
+from pipeline.contract.media import Progress
+from pipeline.contract.plans import Trim
 
 # Report progress at most this often (fraction of the work).
 PROGRESS_STEP = 0.01
@@ -44,7 +45,7 @@ def decode_range(
             if len(finished) == len(streams):
                 return
     except av.error.FFmpegError as exc:
-        raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
+        raise TaskError(INPUT_UNREADABLE, f"could not decode the input: {exc}") from exc
 
 
 def mux(output: av.container.OutputContainer, packets: Any) -> None:

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from operators.base import Artifact, Operator, TaskError
+from operators.base import Operator
 from operators.catalog import KINDS
 from pipeline.config import Settings
+from pipeline.contract.errors import INPUT_UNREADABLE, INTERNAL, STORAGE_UNAVAILABLE, TaskError
+from pipeline.contract.media import Artifact
 from pipeline.fetch import download
 from pipeline.ids import now_iso, output_file_id
 from pipeline.media import MediaFile, describe, probe
@@ -121,7 +123,7 @@ def execute(
     except Exception as exc:  # a bug: keep the worker alive, say so, log the task id
         log.exception("task %s failed with an internal error", job.task_id)
         message = f"internal error ({type(exc).__name__}); the server's log has the details"
-        return JobResult(job.task_id, error=Failure("internal", message))
+        return JobResult(job.task_id, error=Failure(INTERNAL, message))
 
 
 def _run(
@@ -167,14 +169,14 @@ def _fetch_input(
             log.warning("task %s: reading its input failed: %s", job.task_id, exc)
             if exc.retryable:
                 raise TaskError(
-                    "storage_unavailable", "the storage could not be read", retryable=True
+                    STORAGE_UNAVAILABLE, "the storage could not be read", retryable=True
                 ) from exc
-            raise TaskError("input_unreadable", "the input file is missing") from exc
+            raise TaskError(INPUT_UNREADABLE, "the input file is missing") from exc
         except OSError as exc:
             log.warning("task %s: reading its input failed: %s", job.task_id, exc)
-            raise TaskError("input_unreadable", "the input file is missing") from exc
+            raise TaskError(INPUT_UNREADABLE, "the input file is missing") from exc
     else:
-        raise TaskError("input_unreadable", "the task names no input")
+        raise TaskError(INPUT_UNREADABLE, "the task names no input")
 
 
 def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> FileRecord:
@@ -219,7 +221,7 @@ def safe_asset_name(name: str) -> str:
     try:
         return check_relative(name)
     except UnsafeName as exc:
-        raise TaskError("internal", f"operator produced an unsafe asset name {name!r}") from exc
+        raise TaskError(INTERNAL, f"operator produced an unsafe asset name {name!r}") from exc
 
 
 def _key(make: Callable[[str, str, str], str], job: Job, name: str) -> str:
@@ -227,12 +229,12 @@ def _key(make: Callable[[str, str, str], str], job: Job, name: str) -> str:
     try:
         return make(job.project_id, job.task_id, name)
     except UnsafeName as exc:
-        raise TaskError("internal", f"the output name {name!r} cannot be stored: {exc}") from exc
+        raise TaskError(INTERNAL, f"the output name {name!r} cannot be stored: {exc}") from exc
 
 
 def _write(path: Path, data: bytes | None) -> Path:
     if data is None:
-        raise TaskError("internal", "operator output has neither data nor a path")
+        raise TaskError(INTERNAL, "operator output has neither data nor a path")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
@@ -244,5 +246,5 @@ def _put(storage: Storage, key: str, path: Path, mimetype: str) -> int:
     except StorageError as exc:
         log.warning("storing %s failed: %s", key, exc)
         raise TaskError(
-            "storage_unavailable", "could not store the output", retryable=exc.retryable
+            STORAGE_UNAVAILABLE, "could not store the output", retryable=exc.retryable
         ) from exc

@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from operators.base import TaskError
+from pipeline.contract.errors import INPUT_TOO_LARGE, INPUT_UNREACHABLE, TaskError
 from pipeline.guarded_http import guarded_client
 from pipeline.urlguard import check_url_syntax
 
@@ -44,7 +44,7 @@ def download(
         for _ in range(MAX_REDIRECTS + 1):
             reason = check_url_syntax(url)
             if reason:
-                raise TaskError("input_unreachable", f"url {reason}")
+                raise TaskError(INPUT_UNREACHABLE, f"url {reason}")
             try:
                 with client.stream("GET", url) as response:
                     if response.is_redirect and "location" in response.headers:
@@ -55,26 +55,26 @@ def download(
                     return
             except httpx.TimeoutException as exc:
                 raise TaskError(
-                    "input_unreachable",
+                    INPUT_UNREACHABLE,
                     f"timed out after {timeout_s:g} s fetching the url",
                     retryable=True,
                 ) from exc
             except httpx.HTTPError as exc:
                 raise TaskError(
-                    "input_unreachable", f"could not fetch the url: {exc}", retryable=True
+                    INPUT_UNREACHABLE, f"could not fetch the url: {exc}", retryable=True
                 ) from exc
-    raise TaskError("input_unreachable", f"more than {MAX_REDIRECTS} redirects")
+    raise TaskError(INPUT_UNREACHABLE, f"more than {MAX_REDIRECTS} redirects")
 
 
 def _check_response(response: httpx.Response, max_bytes: int) -> None:
     status = response.status_code
     if status >= 400:
         transient = status >= 500 or status in (408, 429)
-        raise TaskError("input_unreachable", f"the url answered HTTP {status}", retryable=transient)
+        raise TaskError(INPUT_UNREACHABLE, f"the url answered HTTP {status}", retryable=transient)
     length = response.headers.get("content-length", "")
     if length.isdigit() and int(length) > max_bytes:
         raise TaskError(
-            "input_too_large", f"the url's content is {length} bytes; the limit is {max_bytes}"
+            INPUT_TOO_LARGE, f"the url's content is {length} bytes; the limit is {max_bytes}"
         )
 
 
@@ -92,10 +92,10 @@ def _save(
             received += len(chunk)
             if received > max_bytes:
                 raise TaskError(
-                    "input_too_large", f"the url's content exceeds the {max_bytes}-byte limit"
+                    INPUT_TOO_LARGE, f"the url's content exceeds the {max_bytes}-byte limit"
                 )
             if time.monotonic() > deadline:
                 raise TaskError(
-                    "input_unreachable", "the download took longer than allowed", retryable=True
+                    INPUT_UNREACHABLE, "the download took longer than allowed", retryable=True
                 )
             out.write(chunk)

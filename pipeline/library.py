@@ -81,7 +81,7 @@ def ingest_url(
 ) -> FileRecord:
     """Download `url` (public addresses only, within the input limits), probe and keep it.
 
-    Raises `operators.base.TaskError` (`input_unreachable`, `input_forbidden`,
+    Raises `pipeline.contract.errors.TaskError` (`input_unreachable`, `input_forbidden`,
     `input_too_large`) when the download fails."""
     work = settings.data_dir / "uploads"
     work.mkdir(parents=True, exist_ok=True)

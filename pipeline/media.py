@@ -1,7 +1,7 @@
 """The media layer: PyAV in, plain numbers and numpy arrays out.
 
 PyAV objects never leave this module. Every failure to read becomes a TaskError with a
-code from DESIGN.md, so a corrupt upload fails its task instead of a worker.
+code from `pipeline.contract.errors`, so a corrupt upload fails its task instead of a worker.
 """
 
 from __future__ import annotations
@@ -20,8 +20,15 @@ import numpy as np
 from av.codec.hwaccel import HWAccel
 from PIL import Image
 
-from operators.base import MediaInfo, Progress, Still, TaskError, no_progress
-from operators.plans import AudioPlan, Encoded, VideoPlan
+from pipeline.contract.errors import (
+    INPUT_TOO_LARGE,
+    INPUT_UNREADABLE,
+    NO_VIDEO_STREAM,
+    OPTION_OUT_OF_RANGE,
+    TaskError,
+)
+from pipeline.contract.media import MediaInfo, Progress, Still, no_progress
+from pipeline.contract.plans import AudioPlan, Encoded, VideoPlan
 from pipeline.decoders import hwaccel
 from pipeline.demuxers import SUPPORTED_CONTAINERS as SUPPORTED
 from pipeline.demuxers import input_options
@@ -44,7 +51,7 @@ def probe(path: Path, *, max_pixels: int | None = None, rotated: bool = True) ->
 
 
 class MediaFile:
-    """A local media file that an operator reads through `operators.base.MediaSource`."""
+    """A local media file that an operator reads through `pipeline.contract.media.MediaSource`."""
 
     def __init__(
         self, path: Path, *, max_pixels: int | None = None, workdir: Path | None = None
@@ -77,21 +84,21 @@ class MediaFile:
     def still(self, at: float | None = None) -> Still:
         """The frame shown at `at` seconds (the first one when None), upright."""
         if not self._info.has_video:
-            raise TaskError("no_video_stream", "the input has no video stream")
+            raise TaskError(NO_VIDEO_STREAM, "the input has no video stream")
         at = at or 0.0
         duration = self._info.duration
         if at and duration is not None and at >= duration:
             raise TaskError(
-                "option_out_of_range",
+                OPTION_OUT_OF_RANGE,
                 f"start {at:g} s is at or after the end of the input ({duration:.3f} s)",
             )
         try:
             timestamp, pixels = self._decode_near(at)
         except av.error.FFmpegError as exc:
-            raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
+            raise TaskError(INPUT_UNREADABLE, f"could not decode the input: {exc}") from exc
         if at - timestamp > _gap_allowed(self._info.fps):
             raise TaskError(
-                "input_unreadable",
+                INPUT_UNREADABLE,
                 f"the input's frames end at {timestamp:.3f} s, before the requested "
                 f"{at:g} s: the file looks truncated",
             )
@@ -108,7 +115,7 @@ class MediaFile:
 
     def _frames(self, fps: float | None, start: float, end: float | None) -> Iterator[Still]:
         if not self._info.has_video:
-            raise TaskError("no_video_stream", "the input has no video stream")
+            raise TaskError(NO_VIDEO_STREAM, "the input has no video stream")
         if self._info.is_image:
             yield self.still()
             return
@@ -132,7 +139,7 @@ class MediaFile:
                     while step and next_at <= t:
                         next_at += step
             except av.error.FFmpegError as exc:
-                raise TaskError("input_unreadable", f"could not decode the input: {exc}") from exc
+                raise TaskError(INPUT_UNREADABLE, f"could not decode the input: {exc}") from exc
 
     def encode_video(self, plan: VideoPlan, progress: Progress = no_progress) -> Encoded:
         """Write `plan` into the workdir (see pipeline.transcode)."""
@@ -170,11 +177,11 @@ class MediaFile:
                 if frame is _OVERSHOT:
                     continue
                 if frame is None:
-                    raise TaskError("input_unreadable", "the input has no decodable frames")
+                    raise TaskError(INPUT_UNREADABLE, "the input has no decodable frames")
                 assert isinstance(frame, av.VideoFrame)
                 timestamp = max(0.0, float(frame.time or 0.0) - origin)
                 return timestamp, _upright(frame.to_ndarray(format=fmt), frame)
-        raise TaskError("input_unreadable", "could not find the requested frame")
+        raise TaskError(INPUT_UNREADABLE, "could not find the requested frame")
 
 
 _OVERSHOT = object()
@@ -261,7 +268,7 @@ def open_container(
     """Open `path` for reading with the allowed demuxers only (see pipeline.demuxers);
     `hwaccel` decodes video on a device (see pipeline.decoders)."""
     if path.stat().st_size == 0:
-        raise TaskError("input_unreadable", "the input is empty (0 bytes)")
+        raise TaskError(INPUT_UNREADABLE, "the input is empty (0 bytes)")
     try:
         container = av.open(
             str(path),
@@ -279,7 +286,7 @@ def open_container(
             message = (
                 f"the input is not readable media: corrupt, truncated or not media ({exc.strerror})"
             )
-        raise TaskError("input_unreadable", message) from exc
+        raise TaskError(INPUT_UNREADABLE, message) from exc
     if max_pixels:  # every open of an input, not only the probe: transcode, audio, pcm
         try:
             video = next((s for s in container.streams.video if not is_cover_art(s)), None)
@@ -303,13 +310,13 @@ def _check_pixels(
     if not (width and height):
         if max_pixels:
             raise TaskError(
-                "input_too_large",
+                INPUT_TOO_LARGE,
                 f"the input is {_header_size(container.name)} pixels; the limit is {max_pixels}",
             )
-        raise TaskError("input_unreadable", "the video stream has no picture size")
+        raise TaskError(INPUT_UNREADABLE, "the video stream has no picture size")
     if max_pixels and width * height > max_pixels:
         raise TaskError(
-            "input_too_large",
+            INPUT_TOO_LARGE,
             f"the input is {width}x{height} pixels; the limit is {max_pixels} pixels",
         )
 
@@ -320,7 +327,7 @@ def _describe(
     video = next((s for s in container.streams.video if not is_cover_art(s)), None)
     audio = container.streams.audio[0] if container.streams.audio else None
     if video is None and audio is None:
-        raise TaskError("input_unreadable", "the input has no audio or video streams")
+        raise TaskError(INPUT_UNREADABLE, "the input has no audio or video streams")
     width = video.codec_context.width if video else None
     height = video.codec_context.height if video else None
     _check_pixels(container, video, max_pixels)

@@ -13,7 +13,7 @@ import av
 import av.error
 import numpy as np
 
-from operators.base import TaskError
+from pipeline.contract.errors import INPUT_UNREADABLE, NO_AUDIO_STREAM, TaskError
 from pipeline.media import open_container
 
 SPEECH_RATE = 16_000
@@ -35,7 +35,7 @@ def decode_pcm(
         return np.zeros(0, np.float32)
     with open_container(path, max_pixels) as container:
         if not container.streams.audio:
-            raise TaskError("no_audio_stream", "the input has no audio stream")
+            raise TaskError(NO_AUDIO_STREAM, "the input has no audio stream")
         stream = container.streams.audio[0]
         origin = container.start_time / av.time_base if container.start_time else 0.0
         if start > 0 and stream.time_base is not None:
@@ -58,7 +58,7 @@ def decode_pcm(
                 for out in resampler.resample(None):
                     position = _keep(out.to_ndarray()[0], position or 0, first_sample, chunks)
         except av.error.FFmpegError as exc:
-            raise TaskError("input_unreadable", f"could not decode the audio: {exc}") from exc
+            raise TaskError(INPUT_UNREADABLE, f"could not decode the audio: {exc}") from exc
     samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     if last_sample is not None:
         samples = samples[: max(0, last_sample - first_sample)]

@@ -17,9 +17,15 @@ import av.error
 import av.filter
 from av.video.frame import PictureType
 
-from operators.base import Progress, TaskError, no_progress
-from operators.plans import Encoded, Rendition, Trim, VideoPlan
 from pipeline.audio_encode import AudioOut
+from pipeline.contract.errors import (
+    INPUT_UNREADABLE,
+    NO_VIDEO_STREAM,
+    OPTION_OUT_OF_RANGE,
+    TaskError,
+)
+from pipeline.contract.media import Progress, no_progress
+from pipeline.contract.plans import Encoded, Rendition, Trim, VideoPlan
 from pipeline.dash import adaptation_sets, merge_video_sets
 from pipeline.decoders import hardware_decoder, hwaccel
 from pipeline.encode_steps import Meter, decode_range, duration_seconds, mux, origin_seconds
@@ -57,7 +63,7 @@ def encode_video(
     with open_container(path, max_pixels, hwaccel()) as source:
         video = next((s for s in source.streams.video if not is_cover_art(s)), None)
         if video is None:
-            raise TaskError("no_video_stream", "the input has no video stream")
+            raise TaskError(NO_VIDEO_STREAM, "the input has no video stream")
         audio = source.streams.audio[0] if plan.audio and source.streams.audio else None
         video.thread_type = "AUTO"
         rate = _rate(plan.fps, video)
@@ -245,7 +251,7 @@ def _check_complete(
     """A decode that stops well before the stream's own duration read a truncated file."""
     if last is None:
         raise TaskError(
-            "option_out_of_range" if trim.start else "input_unreadable",
+            OPTION_OUT_OF_RANGE if trim.start else INPUT_UNREADABLE,
             "no video frames in the requested range",
         )
     if not (stream.duration and stream.time_base):
@@ -255,7 +261,7 @@ def _check_complete(
         expected = min(expected, trim.end)
     if last - origin + TRUNCATION_SLACK_S < expected:
         raise TaskError(
-            "input_unreadable",
+            INPUT_UNREADABLE,
             f"the video ends at {last - origin:.2f} s, before its stated {expected:.2f} s: "
             "the file looks truncated",
         )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from operators.base import MediaInfo, TaskError
 from pipeline.content_types import probed_mimetype
+from pipeline.contract.errors import TaskError
+from pipeline.contract.media import MediaInfo
 from pipeline.ids import new_id, now_iso
 from pipeline.media import describe, probe
 from pipeline.storage import Storage

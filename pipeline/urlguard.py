@@ -14,7 +14,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import urlsplit
 
-from operators.base import TaskError
+from pipeline.contract.errors import INPUT_FORBIDDEN, INPUT_UNREACHABLE, TaskError
 
 ALLOWED_SCHEMES = ("http", "https")
 # A lookup's own limit when the caller has no deadline nearer than this.
@@ -120,12 +120,12 @@ def resolve(
     except FutureTimeout:
         lookup.cancel()  # still queued: never runs
         raise TaskError(
-            "input_unreachable", f"looking up host {host!r} took longer than {timeout_s:.0f} s"
+            INPUT_UNREACHABLE, f"looking up host {host!r} took longer than {timeout_s:.0f} s"
         ) from None
     except (socket.gaierror, UnicodeError) as exc:
-        raise TaskError("input_unreachable", f"cannot resolve host {host!r}: {exc}") from exc
+        raise TaskError(INPUT_UNREACHABLE, f"cannot resolve host {host!r}: {exc}") from exc
     if not infos:
-        raise TaskError("input_unreachable", f"host {host!r} has no address")
+        raise TaskError(INPUT_UNREACHABLE, f"host {host!r} has no address")
     if not allow_private:
         for info in infos:
             if is_private_address(str(info[4][0])):
@@ -140,7 +140,7 @@ def ensure_public(url: str, *, allow_private: bool) -> None:
     again when they connect, and connect to what they checked."""
     reason = check_url_syntax(url)
     if reason:
-        raise TaskError("input_unreachable", f"url {reason}")
+        raise TaskError(INPUT_UNREACHABLE, f"url {reason}")
     if allow_private:
         return
     parts = urlsplit(url)
@@ -149,7 +149,7 @@ def ensure_public(url: str, *, allow_private: bool) -> None:
 
 def _forbidden(host: str, address: str) -> TaskError:
     return TaskError(
-        "input_forbidden",
+        INPUT_FORBIDDEN,
         f"url host {host!r} resolves to a private or loopback address "
         f"({address}); set STROBE_ALLOW_PRIVATE_URLS=1 to allow it",
     )

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from operators.base import TaskError
 from pipeline.api.envelope import API_VERSION
 from pipeline.api.presenters import Presenter
+from pipeline.contract.errors import INPUT_FORBIDDEN, TaskError
 from pipeline.guarded_http import guarded_client
 from pipeline.store import Store, WebhookEvent
 from pipeline.urlguard import check_url_syntax
@@ -154,7 +154,7 @@ class WebhookSender:
                 return
             error = f"HTTP {response.status_code}"
         except TaskError as exc:
-            if exc.code == "input_forbidden":
+            if exc.code == INPUT_FORBIDDEN:
                 self.store.webhook_failed(event.id, exc.message, None)
                 return
             error = exc.message

@@ -10,7 +10,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from operators.base import TaskError
 from operators.registry import OPERATORS
 from pipeline.api import (
     openapi,
@@ -31,19 +30,30 @@ from pipeline.api.request_context import RequestContextMiddleware
 from pipeline.api.validation import request_error
 from pipeline.api.versions import check_version
 from pipeline.config import Settings
+from pipeline.contract.errors import (
+    INPUT_FORBIDDEN,
+    INPUT_TOO_LARGE,
+    INTERNAL,
+    INVALID_REQUEST,
+    NOT_FOUND,
+    PAYLOAD_TOO_LARGE,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    TaskError,
+)
 from pipeline.storage import Storage
 from pipeline.store import Store
 
 log = logging.getLogger(__name__)
 _HTTP_CODES = {
-    401: "unauthorized",
-    404: "not_found",
-    405: "invalid_request",
-    413: "payload_too_large",
-    429: "rate_limited",
+    401: UNAUTHORIZED,
+    404: NOT_FOUND,
+    405: INVALID_REQUEST,
+    413: PAYLOAD_TOO_LARGE,
+    429: RATE_LIMITED,
 }
 # An input fetched while the client waits (POST /files with a URL) fails with a task code.
-_INPUT_STATUS = {"input_too_large": 413, "input_forbidden": 422}
+_INPUT_STATUS = {INPUT_TOO_LARGE: 413, INPUT_FORBIDDEN: 422}
 
 
 def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
@@ -91,14 +101,14 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "invalid_request")
+        code = _HTTP_CODES.get(exc.status_code, INVALID_REQUEST)
         return error_response(request, ApiError(exc.status_code, code, str(exc.detail)))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # A bug or an unavailable store: log it with the request id, answer in the envelope.
         log.exception("request %s failed", getattr(request.state, "request_id", "?"))
-        return error_response(request, ApiError(500, "internal", "internal error; see the logs"))
+        return error_response(request, ApiError(500, INTERNAL, "internal error; see the logs"))
 
     app.include_router(routes_tasks.router)
     app.include_router(routes_files.router)

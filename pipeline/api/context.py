@@ -16,6 +16,7 @@ from pipeline.api.presenters import Presenter
 from pipeline.api.presenters_2025 import Presenter2025
 from pipeline.api.versions import V2025, View, answered
 from pipeline.config import Settings
+from pipeline.contract.errors import UNAUTHORIZED
 from pipeline.storage import Storage
 from pipeline.store import Store
 
@@ -60,10 +61,10 @@ def project_of(request: Request) -> str:
     """The project whose API key is in `Authorization: Bearer …`; 401 otherwise."""
     key = bearer(request.headers)
     if key is None:
-        raise ApiError(401, "unauthorized", "send your API key as 'Authorization: Bearer <key>'")
+        raise ApiError(401, UNAUTHORIZED, "send your API key as 'Authorization: Bearer <key>'")
     found = state(request).keys.find(key)
     if found is None:
-        raise ApiError(401, "unauthorized", "unknown API key")
+        raise ApiError(401, UNAUTHORIZED, "unknown API key")
     request.state.project_id = found[1]
     return found[1]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.contract.errors import INVALID_REQUEST, NOT_FOUND
+
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
@@ -10,8 +12,8 @@ class ApiError(Exception):
 
 
 def invalid(field: str, message: str) -> ApiError:
-    return ApiError(422, "invalid_request", f"{field}: {message}", field)
+    return ApiError(422, INVALID_REQUEST, f"{field}: {message}", field)
 
 
 def not_found(what: str, ident: str) -> ApiError:
-    return ApiError(404, "not_found", f"no {what} with id {ident!r}")
+    return ApiError(404, NOT_FOUND, f"no {what} with id {ident!r}")

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline.api.auth import ApiKeys
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
+from pipeline.contract.errors import INVALID_REQUEST, PAYLOAD_TOO_LARGE
 from pipeline.store import Store
 
 HEADER = "idempotency-key"
@@ -48,11 +49,11 @@ class IdempotencyMiddleware:
             return
         if len(key) > MAX_KEY:
             message = f"Idempotency-Key: at most {MAX_KEY} characters"
-            await self._refuse(scope, receive, send, ApiError(400, "invalid_request", message))
+            await self._refuse(scope, receive, send, ApiError(400, INVALID_REQUEST, message))
             return
         body = await _read(receive)
         if body is None:
-            await self._refuse(scope, receive, send, ApiError(413, "payload_too_large", "body"))
+            await self._refuse(scope, receive, send, ApiError(413, PAYLOAD_TOO_LARGE, "body"))
             return
         fingerprint = _fingerprint(scope, headers, body)
         held = await to_thread.run_sync(
@@ -62,12 +63,12 @@ class IdempotencyMiddleware:
             if held.fingerprint != fingerprint:
                 exc = ApiError(
                     422,
-                    "invalid_request",
+                    INVALID_REQUEST,
                     "Idempotency-Key was already used with a different request",
                     "Idempotency-Key",
                 )
             elif held.status is None:
-                exc = ApiError(409, "invalid_request", "a request with this key is still running")
+                exc = ApiError(409, INVALID_REQUEST, "a request with this key is still running")
             else:
                 await _replay(send, held.status, held.body, held.content_type)
                 return

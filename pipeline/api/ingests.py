@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from pipeline.api.context import error_response, state
 from pipeline.api.errors import ApiError
+from pipeline.contract.errors import RATE_LIMITED
 
 RETRY_AFTER_S = 5
 
@@ -52,7 +53,7 @@ def ingest_slots(request: Request) -> IngestSlots:
 def too_many_ingests(request: Request, limit: int) -> JSONResponse:
     exc = ApiError(
         429,
-        "rate_limited",
+        RATE_LIMITED,
         f"{limit} URL ingests are running on this server, its limit "
         f"(STROBE_MAX_CONCURRENT_INGESTS); retry in {RETRY_AFTER_S} s",
     )

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
+from pipeline.contract.errors import PAYLOAD_TOO_LARGE
 
 UPLOAD_PATHS = frozenset({"/files"})
 # Multipart framing around the file part: boundaries, part headers, a few small fields.
@@ -32,7 +33,7 @@ METADATA_MAX_ITEMS = 1000  # keys and array entries, all levels together
 
 class PayloadTooLarge(ApiError):
     def __init__(self, limit: int, what: str = "request bodies") -> None:
-        super().__init__(413, "payload_too_large", f"{what} are limited to {limit} bytes")
+        super().__init__(413, PAYLOAD_TOO_LARGE, f"{what} are limited to {limit} bytes")
 
 
 def is_upload(scope: Scope) -> bool:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from pipeline.api.errors import ApiError
 from pipeline.api.limits import PayloadTooLarge
+from pipeline.contract.errors import INVALID_REQUEST
 
 MAX_FIELDS = 20  # parts other than the file
 MAX_FIELD_BYTES = 64 << 10  # the value of one of them
@@ -25,7 +26,7 @@ MAX_HEADER_BYTES = 16 << 10  # the headers of one part
 
 class MultipartError(ApiError):
     def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(422, "invalid_request", f"multipart body: {message}", field)
+        super().__init__(422, INVALID_REQUEST, f"multipart body: {message}", field)
 
 
 class _Upload:

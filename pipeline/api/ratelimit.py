@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pipeline.api.auth import ApiKeys, bearer
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
+from pipeline.contract.errors import RATE_LIMITED
 
 
 class TokenBuckets:
@@ -62,7 +63,7 @@ class RateLimitMiddleware:
         retry_after = max(1, math.ceil(wait))
         exc = ApiError(
             429,
-            "rate_limited",
+            RATE_LIMITED,
             f"too many requests for this API key; retry in {retry_after} s "
             f"(at most {self.buckets.rate:g} per second, bursts of {self.buckets.burst})",
         )

@@ -21,6 +21,7 @@ from pipeline.api.schemas_library import FileCreate, FileLabels, FileUpdate
 from pipeline.api.serving import KEYED_CACHE_CONTROL, respond, signed_cache_control
 from pipeline.api.validation import request_error
 from pipeline.content_types import content_disposition
+from pipeline.contract.errors import NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHORIZED
 from pipeline.library import Labels, ingest_url, keep_upload, remove_file
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.signing import verify
@@ -138,7 +139,7 @@ def file_content(
         if not signature.isascii() or not verify(
             app.settings.secret_key, file_id, expires, signature
         ):
-            raise ApiError(401, "unauthorized", "the link's signature is invalid or expired")
+            raise ApiError(401, UNAUTHORIZED, "the link's signature is invalid or expired")
         record = app.store.get_file(None, file_id)
         cache = signed_cache_control(expires)
     else:
@@ -187,7 +188,7 @@ def _stream(
     try:
         return respond(request, storage, key, mimetype=mimetype, headers=headers)
     except StorageError as exc:
-        raise ApiError(404, "not_found", f"the content of file {file_id} is missing") from exc
+        raise ApiError(404, NOT_FOUND, f"the content of file {file_id} is missing") from exc
 
 
 @router.get("/files/{file_id}/t/{expires}/{signature}/{name:path}")
@@ -198,7 +199,7 @@ def file_folder_content(
     """A file or one of its assets (segments, sprites, tracks) through a path-signed link."""
     app = state(request)
     if not signature.isascii() or not verify(app.settings.secret_key, file_id, expires, signature):
-        raise ApiError(401, "unauthorized", "the link's signature is invalid or expired")
+        raise ApiError(401, UNAUTHORIZED, "the link's signature is invalid or expired")
     record = app.store.get_file(None, file_id)
     if record is None:
         raise not_found("file", file_id)
@@ -270,7 +271,7 @@ def _check_media(request: Request, project: str, media_id: str | None) -> None:
 
 
 def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "payload_too_large", f"uploads are limited to {limit} bytes")
+    return ApiError(413, PAYLOAD_TOO_LARGE, f"uploads are limited to {limit} bytes")
 
 
 def _file_links(request: Request, file_id: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 
 from pipeline.api import metrics
 from pipeline.api.context import ViewOf, state
+from pipeline.contract.errors import TIMEOUT
 
 router = APIRouter(tags=["meta"])
 # Workers report every 5 s; one silent for longer than this is gone (or cut off).
@@ -28,6 +29,6 @@ def prometheus_metrics(request: Request) -> Response:
         store.queue_depth(),
         app.enabled_kinds,
         store.worker_reports(max_age_s=WORKER_REPORT_MAX_AGE_S),
-        store.count_errors("timeout"),
+        store.count_errors(TIMEOUT),
     )
     return Response(body, media_type=metrics.CONTENT_TYPE)

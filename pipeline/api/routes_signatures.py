@@ -14,6 +14,7 @@ from pipeline.api.routes_files import stream_file
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import MAX_EXPIRY_S, SignatureCreate
 from pipeline.api.serving import signed_cache_control
+from pipeline.contract.errors import UNAUTHORIZED
 from pipeline.storage.signing import signed_path_url, verify_path
 
 router = APIRouter(tags=["signatures"])
@@ -54,7 +55,7 @@ def signed_get(
     app = state(request)
     keys = [key for key, project in app.settings.api_keys.items() if project == project_id]
     if method != "get" or not verify_path(keys, project_id, path, expiry, method, signature):
-        raise ApiError(401, "unauthorized", "the URL's signature is invalid or expired")
+        raise ApiError(401, UNAUTHORIZED, "the URL's signature is invalid or expired")
     folder, _, filename = path.rpartition("/")
     record = app.store.find_file(project_id, folder or None, filename)
     if record is None:

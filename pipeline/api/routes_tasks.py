@@ -12,6 +12,7 @@ from pipeline.api import paging
 from pipeline.api.context import ViewOf, base_url, project_of, read_store, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.schemas import KindName, TaskCreate, task_request
+from pipeline.contract.errors import INVALID_REQUEST
 from pipeline.ids import new_id, now_iso
 from pipeline.store import FileRecord, MediaRecord, Position, Store, TaskQuery, TaskRecord
 
@@ -125,7 +126,7 @@ def cancel_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse:
     if task is None:
         raise not_found("task", task_id)
     if task.status == "ready":
-        raise ApiError(409, "invalid_request", f"task {task_id} is already ready")
+        raise ApiError(409, INVALID_REQUEST, f"task {task_id} is already ready")
     store = state(request).store
     body = show.task(task, _input_of(store, task))
     return show.one(request, body, links=_task_links(request, task.id))

@@ -27,6 +27,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
+from pipeline.contract.errors import RANGE_NOT_SATISFIABLE
 from pipeline.storage import Storage
 
 CHUNK_BYTES = 256 * 1024
@@ -164,7 +165,7 @@ def respond(
         wanted = parse_range(request.headers.get("range"), size)
     except Unsatisfiable:
         if range_applies(request.headers, tag):
-            error = ApiError(416, "range_not_satisfiable", f"the file has {size} bytes")
+            error = ApiError(416, RANGE_NOT_SATISFIABLE, f"the file has {size} bytes")
             refused = error_response(request, error)
             refused.headers.update({"Accept-Ranges": "bytes", "Content-Range": f"bytes */{size}"})
             return refused

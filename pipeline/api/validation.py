@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.api.errors import ApiError
+from pipeline.contract.errors import INVALID_REQUEST
 
 
 def request_error(errors: Sequence[Any]) -> ApiError:
@@ -13,9 +14,9 @@ def request_error(errors: Sequence[Any]) -> ApiError:
     kind, loc = first.get("type", ""), tuple(first.get("loc", ()))
     if kind == "json_invalid":
         detail = (first.get("ctx") or {}).get("error", "")
-        return ApiError(400, "invalid_request", f"malformed JSON body: {detail}".rstrip(": "))
+        return ApiError(400, INVALID_REQUEST, f"malformed JSON body: {detail}".rstrip(": "))
     if loc == ("body",):
-        return ApiError(400, "invalid_request", "the body must be a JSON object")
+        return ApiError(400, INVALID_REQUEST, "the body must be a JSON object")
     field = ".".join(str(part) for part in loc[1:]) or str(loc[0] if loc else "request")
     if kind == "extra_forbidden":
         message = f"unknown field {field!r}"
@@ -23,4 +24,4 @@ def request_error(errors: Sequence[Any]) -> ApiError:
         message = f"{field}: {first.get('msg', 'invalid value')}"
         if "input" in first and not isinstance(first["input"], dict | list):
             message += f" (got {first['input']!r})"
-    return ApiError(422, "invalid_request", message, field)
+    return ApiError(422, INVALID_REQUEST, message, field)

@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 
 from pipeline.api.errors import ApiError
 from pipeline.api.paging import Cursors
+from pipeline.contract.errors import UNSUPPORTED_VERSION
 from pipeline.store import FileRecord, MediaRecord, TaskRecord
 
 V2024 = "2024-08-21"
@@ -91,7 +92,7 @@ async def check_version(request: Request) -> None:
         asked = getattr(request.state, "asked_version", "")
         raise ApiError(
             400,
-            "unsupported_version",
+            UNSUPPORTED_VERSION,
             f"Accept-Version {asked!r} is not supported; supported: {', '.join(SUPPORTED)}",
             "Accept-Version",
         )

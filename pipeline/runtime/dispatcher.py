@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pipeline.contract.errors import CANCELLED, INPUT_UNREADABLE, INTERNAL, TIMEOUT
 from pipeline.executor import Failure, Job, JobResult
 from pipeline.runtime.host import TaskStatus
 from pipeline.runtime.retry import RetryPolicy
@@ -179,12 +180,12 @@ class Dispatcher:
         elapsed = now - run.started
         if not run.probed:  # still fetching or probing: the network is the likely cause
             message = f"the input was not fetched within the task's {run.budget_s:g} s budget"
-            return Failure("timeout", message, retryable=True)
+            return Failure(TIMEOUT, message, retryable=True)
         message = (
             f"the task ran for {elapsed:.0f} s, past its {run.budget_s:.0f} s budget "
             f"(STROBE_TASK_TIMEOUT_S, STROBE_TASK_TIMEOUT_S_{run.task.kind.upper()})"
         )
-        return Failure("timeout", message)
+        return Failure(TIMEOUT, message)
 
     def _stop(self, run: Running, failure: Failure, now: float) -> None:
         log.warning("stopping task %s: %s", run.task.id, failure.message)
@@ -205,7 +206,7 @@ class Dispatcher:
             if not self.store.complete(task.id, self.owner, result.output, result.ran_on):
                 log.warning("task %s finished after its lease was lost; result dropped", task.id)
         else:
-            error = result.error or Failure("internal", "the task ended with no output")
+            error = result.error or Failure(INTERNAL, "the task ended with no output")
             delay = self.retry.delay_after(task.attempts) if error.retryable else None
             self.store.fail(task.id, self.owner, error.code, error.message, delay)
             retrying = "" if delay is None else f"; retrying in {delay:g} s"
@@ -218,7 +219,7 @@ class Dispatcher:
             if not self.store.heartbeat(task_id, self.owner, self.lease_s) and run.stop is None:
                 # Cancelled, or expired and taken by another worker: free the actor.
                 log.warning("lost the lease on task %s (cancelled or expired)", task_id)
-                self._stop(run, Failure("cancelled", "the task's lease was lost"), now)
+                self._stop(run, Failure(CANCELLED, "the task's lease was lost"), now)
 
     def report(self) -> None:
         """This worker's actors and running tasks, for /metrics (read by the API)."""
@@ -257,7 +258,7 @@ class Dispatcher:
             source = self.store.get_file(task.project_id, task.input_file_id)
             if source is None:
                 message = f"file {task.input_file_id} no longer exists"
-                self.store.fail(task.id, self.owner, "input_unreadable", message, None)
+                self.store.fail(task.id, self.owner, INPUT_UNREADABLE, message, None)
                 return None
             input_key = source.storage_key
         return Job(

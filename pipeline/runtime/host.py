@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 
-from operators.base import Operator, TaskError
+from operators.base import Operator
 from pipeline.config import Settings
+from pipeline.contract.errors import TaskError
 from pipeline.executor import Failure, Job, JobResult, TaskMonitor, execute
 from pipeline.storage import Storage
 

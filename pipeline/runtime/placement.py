@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from operators.base import Resources
+from pipeline.contract.resources import Resources
 
 Shape = dict[str, float]
 

@@ -22,6 +22,7 @@ from ray.exceptions import RayError, RayTaskError
 
 from operators.base import Operator
 from pipeline.config import Settings
+from pipeline.contract.errors import INTERNAL, WORKER_LOST
 from pipeline.executor import Failure, Job, JobResult
 from pipeline.runtime.fleet import Actor, describe, free_room, plan_room
 from pipeline.runtime.host import OperatorHost, TaskStatus
@@ -47,6 +48,11 @@ def start_ray(settings: Settings) -> None:
         ignore_reinit_error=True,
         logging_level=logging.WARNING,
     )
+
+
+def stop_ray() -> None:
+    """Disconnect from Ray (and stop the local instance `start_ray` began, if any)."""
+    ray.shutdown()
 
 
 def request_backlog(bundles: list[Shape]) -> None:
@@ -254,13 +260,13 @@ class RayActorPool:
             log.error("task %s raised in its actor: %s", job.task_id, exc)
             cause = type(getattr(exc, "cause", None) or exc).__name__  # the log has the rest
             message = f"internal error ({cause}); the server's log has the details"
-            result = JobResult(job.task_id, error=Failure("internal", message))
+            result = JobResult(job.task_id, error=Failure(INTERNAL, message))
         except RayError as exc:  # the actor died: killed, out of memory, node lost
             self._forget(actor)
             if killed is None:
                 log.warning("actor for %s died running %s: %s", job.kind, job.task_id, exc)
             message = f"the worker running this task died: {exc}"
-            return JobResult(job.task_id, error=killed or Failure("worker_lost", message, True))
+            return JobResult(job.task_id, error=killed or Failure(WORKER_LOST, message, True))
         if not actor.running:
             actor.since = self.clock()  # idle from now
             if actor.draining:

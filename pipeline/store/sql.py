@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from pipeline.contract.errors import CANCELLED, WORKER_LOST
 from pipeline.ids import new_id, now_iso
 from pipeline.store import sql_paging as paging
 from pipeline.store.port import (
@@ -287,7 +288,7 @@ class SqlStore(ABC):
             ).fetchall()
             for (task_id,) in lost:
                 message = f"the worker was lost {max_attempts} times while running this task"
-                self._finish_with_error(db, task_id, "worker_lost", message, stamp)
+                self._finish_with_error(db, task_id, WORKER_LOST, message, stamp)
             # One statement claims and returns the rows (no re-read); RETURNING has no order.
             rows = self._run(
                 db,
@@ -386,7 +387,7 @@ class SqlStore(ABC):
                 return None
             if row[0] in ("waiting", "processing"):
                 # Clearing the lease makes the running worker's result land nowhere.
-                self._finish_with_error(db, task_id, "cancelled", "cancelled by the client", stamp)
+                self._finish_with_error(db, task_id, CANCELLED, "cancelled by the client", stamp)
         return self.get_task(project_id, task_id)
 
     def queue_depth(self) -> dict[str, dict[str, int]]:

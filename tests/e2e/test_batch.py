@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.batch import run_batch
 from pipeline.cli import main
-from pipeline.client import StrobeClient
+from pipeline.client.batch import run_batch
+from pipeline.client.http import StrobeClient
 from tests.e2e.conftest import Server
 from tests.support.media import make_image
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import main
-from pipeline.client import StrobeClient
+from pipeline.client.http import StrobeClient
 from tests.e2e.conftest import Server
 from tests.support.media import make_image
 

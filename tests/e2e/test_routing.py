@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.client import StrobeClient
+from pipeline.client.http import StrobeClient
 from tests.e2e.conftest import strobe_env
 from tests.support.media import make_video
 from tests.support.processes import Processes

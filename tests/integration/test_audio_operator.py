@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from operators.audio import AudioOperator
-from operators.base import Artifact, TaskError
+from pipeline.contract.errors import TaskError
+from pipeline.contract.media import Artifact
 from pipeline.media import MediaFile
 from tests.integration.conftest import Samples
 from tests.support.transcode import decode_all

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import webvtt
 
-from operators.base import TaskError
 from operators.chapters import ChaptersOperator
+from pipeline.contract.errors import TaskError
 from pipeline.media import MediaFile
 from tests.support.media import make_video
 from tests.support.samples import make_audio

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from operators.geometry import plan_resize
-from operators.plans import Rendition, VideoPlan, even_resize
+from operators.plans import even_resize
 from pipeline import decoders, transcode
+from pipeline.contract.plans import Rendition, VideoPlan
 from pipeline.media import MediaFile
 
 NO_GPU = not any(Path("/dev").glob("nvidia[0-9]*"))

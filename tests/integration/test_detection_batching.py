@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from operators.base import Operator, TaskError
+from operators.base import Operator
 from operators.detection import Box, Found
 from operators.faces import FacesOperator
 from operators.text import TextOperator
+from pipeline.contract.errors import TaskError
 from pipeline.media import MediaFile
 from tests.support.media import write_video
 from tests.support.vision import photo, text_picture

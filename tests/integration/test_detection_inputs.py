@@ -10,11 +10,12 @@ import av
 import pytest
 from PIL import Image
 
-from operators.base import Operator, TaskError
+from operators.base import Operator
 from operators.faces import FacesOperator
 from operators.nsfw import NsfwOperator
 from operators.text import TextOperator
 from pipeline.config import Settings
+from pipeline.contract.errors import TaskError
 from pipeline.executor import Job, execute
 from pipeline.ids import new_id
 from pipeline.media import MediaFile

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from operators.base import Artifact, MediaSource, Operator, Progress, no_progress
+from operators.base import Operator
 from operators.image import ImageOperator
 from pipeline.config import Settings
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 from pipeline.executor import FETCHED, PROCESSED, Job, JobResult, TaskMonitor, execute
 from pipeline.ids import new_id, output_file_id
 from pipeline.storage import LocalStorage

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from operators import models
-from operators.base import Operator, TaskError
+from operators.base import Operator
 from operators.detection import Box
 from operators.faces import FacesOperator
 from operators.nsfw import NsfwOperator
+from pipeline.contract.errors import TaskError
 from pipeline.media import MediaFile
 from tests.support.vision import photo
 

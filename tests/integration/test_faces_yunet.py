@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from operators.base import TaskError
 from operators.detection import Box
 from operators.faces import HAAR, MODEL_ENV, YUNET, FacesOperator, choose_model
 from operators.models import MODELS
+from pipeline.contract.errors import TaskError
 from pipeline.media import MediaFile
 from tests.support.yunet import FACE_SCORE, write_model
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from operators.base import TaskError
 from operators.image import ImageOperator
 from pipeline.config import Settings
+from pipeline.contract.errors import TaskError
 from pipeline.executor import Job, execute
 from pipeline.fetch import download
 from pipeline.ids import new_id

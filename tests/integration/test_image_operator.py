@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from operators.base import Artifact, TaskError
 from operators.image import ImageOperator
+from pipeline.contract.errors import TaskError
+from pipeline.contract.media import Artifact
 from pipeline.media import MediaFile
 from tests.integration.conftest import Samples
 from tests.support.media import decode_picture, make_image

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from operators.base import TaskError
-from operators.plans import AudioPlan, Trim
 from pipeline.audio_encode import encode_audio
+from pipeline.contract.errors import TaskError
+from pipeline.contract.plans import AudioPlan, Trim
 from pipeline.media import MediaFile, probe
 from pipeline.pcm import decode_pcm
 from tests.integration.conftest import Samples

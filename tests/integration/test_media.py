@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from operators.base import TaskError
+from pipeline.contract.errors import TaskError
 from pipeline.media import MediaFile, probe
 from tests.integration.conftest import CLIP_FPS, CLIP_SECONDS, CLIP_SIZE, Samples
 from tests.support.media import make_image, make_video
@@ -171,7 +171,7 @@ def test_pixel_limit_allows_a_picture_at_the_limit(tmp_path: Path) -> None:
 _PEAK_RSS_SCRIPT = """
 import json, re, sys
 from pathlib import Path
-from operators.base import TaskError
+from pipeline.contract.errors import TaskError
 from pipeline.media import probe
 def peak_kib():
     status = Path("/proc/self/status").read_text()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from operators.base import TaskError
 from operators.models import MODELS
 from operators.objects import MODEL, ObjectsOperator
+from pipeline.contract.errors import TaskError
 from pipeline.media import MediaFile
 from tests.support.media import make_video
 from tests.support.vision import photo

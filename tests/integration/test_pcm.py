@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from operators.base import TaskError
+from pipeline.contract.errors import TaskError
 from pipeline.media import MediaFile
 from tests.support.media import make_video
 from tests.support.samples import make_audio

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from operators.base import TaskError
 from operators.speech import SpeechOperator
+from pipeline.contract.errors import TaskError
 from pipeline.media import MediaFile
 from tests.support.media import make_video
 from tests.support.speech import espeak, silence, tiny_whisper

@@ -92,7 +92,7 @@ def test_without_rapidocr_setup_and_tasks_are_model_missing_until_it_is_installe
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from operators import models
-    from operators.base import TaskError
+    from pipeline.contract.errors import TaskError
 
     real = models.package_dir
     installed = False

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from operators.base import Artifact, TaskError
 from operators.thumbnails import ThumbnailsOperator
+from pipeline.contract.errors import TaskError
+from pipeline.contract.media import Artifact
 from pipeline.media import MediaFile
 from tests.integration.conftest import Samples
 from tests.support.samples import level_time

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from operators.base import TaskError
 from pipeline import guarded_http
+from pipeline.contract.errors import TaskError
 from pipeline.fetch import download
 from pipeline.guarded_http import guarded_client
 from tests.support.http import serving

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from operators.base import Artifact
 from operators.video import VideoOperator
+from pipeline.contract.media import Artifact
 from pipeline.media import MediaFile
 from tests.support.media import make_video
 from tests.support.transcode import decode_all, pixel_aspect, playlist_entries, resolutions

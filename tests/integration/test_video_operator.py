@@ -10,9 +10,10 @@ from typing import Any
 import av
 import pytest
 
-from operators.base import Artifact, TaskError
 from operators.video import VideoOperator
 from pipeline import decoders, encoders
+from pipeline.contract.errors import TaskError
+from pipeline.contract.media import Artifact
 from pipeline.media import MediaFile, describe, probe
 from tests.integration.conftest import Samples
 from tests.support.media import make_video

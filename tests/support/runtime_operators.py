@@ -12,7 +12,9 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from operators.base import Artifact, MediaSource, Operator, Progress, Resources, no_progress
+from operators.base import Operator
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
+from pipeline.contract.resources import Resources
 
 
 class ScriptedOperator(Operator):

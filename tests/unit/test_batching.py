@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 
-from operators.base import TaskError
 from operators.batching import Batcher
+from pipeline.contract.errors import TaskError
 
 WAIT_S = 10.0  # generous: the machine is shared; a pass never waits this long
 

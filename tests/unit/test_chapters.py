@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from operators.base import Still
 from operators.chapters import Chapter, merge, min_chapter_s, titled
 from operators.keywords import keywords
 from operators.scenes import THRESHOLD, SceneDetector
 from operators.speech import Segment
+from pipeline.contract.media import Still
 
 
 def test_short_chapters_lose_their_weakest_boundary() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipeline.client_cli import elapsed
+from pipeline.client.commands import elapsed
 
 NOW = datetime(2026, 12, 3, 8, 0, 0, tzinfo=UTC)
 

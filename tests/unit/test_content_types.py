@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from operators.base import MediaInfo
 from pipeline.content_types import content_disposition, probed_mimetype, shown_inline
+from pipeline.contract.media import MediaInfo
 
 MP4 = MediaInfo("mov", 2.0, has_video=True, has_audio=True, is_image=False, video_codec="h264")
 M4A = MediaInfo("mov", 2.0, has_video=False, has_audio=True, is_image=False, audio_codec="aac")

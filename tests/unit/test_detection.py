@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operators.base import TaskError
 from operators.detection import (
     Box,
     DetectConfig,
@@ -16,6 +15,7 @@ from operators.detection import (
     rgb,
     timeline,
 )
+from pipeline.contract.errors import TaskError
 
 LEFT, RIGHT = Box(0.0, 0.0, 0.4, 0.4), Box(0.6, 0.6, 0.4, 0.4)
 

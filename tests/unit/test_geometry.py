@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from operators.geometry import ResizePlan, plan_resize
+from operators.geometry import plan_resize
+from pipeline.contract.plans import ResizePlan
 
 
 def plain(width: int, height: int) -> ResizePlan:

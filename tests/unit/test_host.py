@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from operators.base import Artifact, MediaSource, Operator, Progress, TaskError, no_progress
+from operators.base import Operator
 from pipeline.config import Settings
+from pipeline.contract.errors import TaskError
+from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 from pipeline.executor import Failure, Job
 from pipeline.runtime.host import OperatorHost
 from pipeline.storage import LocalStorage

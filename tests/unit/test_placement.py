@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from operators.base import Resources
+from pipeline.contract.resources import Resources
 from pipeline.runtime.placement import actor_shape, backlog_bundles, fits
 
 ENCODER = Resources(num_cpus=1.0, custom={"nvenc": 1})

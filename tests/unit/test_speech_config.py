@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operators.base import TaskError
 from operators.models import MODELS, WHISPER_CHECKPOINTS
 from operators.speech import Segment, Transcript, model_size, whisper_language
 from operators.vad import Spliced, chunks, groups, loud_spans
+from pipeline.contract.errors import TaskError
 
 
 def test_registry_pins_whispers_own_hashes() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from operators.base import TaskError
+from pipeline.contract.errors import TaskError
 from pipeline.urlguard import (
     check_url_syntax,
     ensure_public,

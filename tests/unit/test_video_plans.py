@@ -7,10 +7,11 @@ from fractions import Fraction
 
 import pytest
 
-from operators.base import TaskError
 from operators.geometry import plan_resize
-from operators.plans import Rendition, Trim, even_resize, plan_trim, shrink_resize
+from operators.plans import even_resize, plan_trim, shrink_resize
 from operators.video import VideoConfig, ladder_sizes, sample_aspect, video_codec
+from pipeline.contract.errors import TaskError
+from pipeline.contract.plans import Rendition, Trim
 from pipeline.dash import adaptation_sets
 from pipeline.encoders import DEFAULT_QUALITY, QUALITY, video_options
 

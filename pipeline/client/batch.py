@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.client import FINAL, ClientError, StrobeClient
+from pipeline.client.http import FINAL, ClientError, StrobeClient
+from pipeline.contract.errors import INVALID_REQUEST
 
 RETRYABLE_STATUS = (0, 429)  # unreachable or rate limited: not the line's fault
 
@@ -88,7 +89,7 @@ def run_batch(
                 pending[task["id"]] = line  # submitted by a run that stopped early
                 continue
         if line.body is None:
-            results[line.number] = _error(line, 400, "invalid_request", line.problem or "")
+            results[line.number] = _error(line, 400, INVALID_REQUEST, line.problem or "")
         else:
             todo.append(line)
     bar = ProgressBar(len(lines), progress_to or sys.stderr)

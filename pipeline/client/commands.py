@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.client import ClientError, StrobeClient
+from pipeline.client.http import ClientError, StrobeClient
 
 
 def add_commands(commands: Any) -> None:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with StrobeClient(args.url, args.key) as client:
             if args.command == "batch":
-                from pipeline.batch import run_batch
+                from pipeline.client.batch import run_batch
 
                 summary = run_batch(
                     client,

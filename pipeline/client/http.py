@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from pipeline.contract.errors import UNAUTHORIZED
+
 DEFAULT_URL = "http://127.0.0.1:8000"
 FINAL = ("ready", "error")
 
@@ -36,7 +38,7 @@ class StrobeClient:
         self.url = (url or os.environ.get("STROBE_URL") or DEFAULT_URL).rstrip("/")
         key = api_key or os.environ.get("STROBE_API_KEY")
         if not key:
-            raise ClientError(0, "unauthorized", "no API key: set STROBE_API_KEY or pass --key")
+            raise ClientError(0, UNAUTHORIZED, "no API key: set STROBE_API_KEY or pass --key")
         self._http = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout_s
         )
