@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from operators.detection import DetectionOperator, rgb
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 
 WAIT_S = 600.0
 

@@ -24,8 +24,8 @@ import av
 import numpy as np
 from av.codec.hwaccel import HWAccel
 
-from pipeline import decoders
-from pipeline.media import MediaFile
+from pipeline.media import decoders
+from pipeline.media.file import MediaFile
 from tests.support.media import write_video
 
 FPS = 30

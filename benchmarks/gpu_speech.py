@@ -26,8 +26,8 @@ import numpy as np
 
 from operators.models import WHISPER_CHECKPOINTS, models_dir
 from operators.speech import SpeechOperator
-from pipeline.media import MediaFile
-from pipeline.pcm import decode_pcm
+from pipeline.media.file import MediaFile
+from pipeline.media.pcm import decode_pcm
 
 BUDGET_S = 7 * 60
 RATE = 16000

@@ -49,7 +49,7 @@ from benchmarks.vision import make_video
 from operators.registry import load_operator
 from pipeline.config import Settings
 from pipeline.executor import Job, execute
-from pipeline.pcm import decode_pcm
+from pipeline.media.pcm import decode_pcm
 from pipeline.storage import open_storage
 from tests.support.models import write_models
 from tests.support.processes import Processes

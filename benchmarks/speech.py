@@ -30,8 +30,8 @@ import av
 import numpy as np
 
 from operators.scenes import THRESHOLD, detect_cuts, hsv
-from pipeline.media import MediaFile
-from pipeline.pcm import decode_pcm
+from pipeline.media.file import MediaFile
+from pipeline.media.pcm import decode_pcm
 from tests.support.media import write_video
 from tests.support.speech import espeak, tiny_whisper
 

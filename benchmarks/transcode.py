@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from operators.video import VideoConfig, VideoOperator, renditions
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 
 FPS = 30
 CRF = 22  # what Strobe's default quality (70) maps to for libx264

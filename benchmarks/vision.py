@@ -37,7 +37,7 @@ from PIL import Image, ImageDraw
 from operators.base import Operator
 from operators.detection import rgb
 from operators.models import MODELS, file_path, require
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.media import write_video
 from tests.support.vision import font
 

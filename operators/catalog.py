@@ -1,7 +1,8 @@
-"""What each kind produces and which options it takes: pure data, cheap to import.
+"""Each kind declared once: what it produces, which options it takes, how long it may run
+and where its operator lives. Pure data, cheap to import.
 
-The API validates requests against this table; the workers run only kinds that have an
-operator in `operators.registry`.
+The API validates requests against this table and its schema lists these kinds and
+formats; the workers load each kind's operator from `operator` (`operators.registry`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class KindSpec:
     formats: tuple[str, ...]  # first one is the default
     options: frozenset[str]
     budget: Budget
+    operator: str  # "package.module:Class", imported only by the workers that run the kind
 
 
 _COMMON = frozenset({"format", "filename"})
@@ -49,6 +51,7 @@ KINDS: dict[str, KindSpec] = {
             ("mp4", "webm", "av1", "cmaf"),
             _COMMON | _TIME | _SIZE | {"fps", "quality", "bitrate", "codec"},
             _ENCODE,
+            "operators.video:VideoOperator",
         ),
         KindSpec(
             "image",
@@ -56,6 +59,7 @@ KINDS: dict[str, KindSpec] = {
             ("jpeg", "png", "webp", "avif"),
             _COMMON | _SIZE | {"quality", "start"},
             Budget(base_s=120.0, per_media_s=0.0),
+            "operators.image:ImageOperator",
         ),
         KindSpec(
             "audio",
@@ -63,25 +67,86 @@ KINDS: dict[str, KindSpec] = {
             ("mp3", "wav", "ogg"),
             _COMMON | _TIME | {"bitrate"},
             Budget(base_s=120.0, per_media_s=1.0),
+            "operators.audio:AudioOperator",
         ),
-        KindSpec("objects", "intelligence", ("json",), _DETECT, _DETECT_BUDGET),
-        KindSpec("faces", "intelligence", ("json",), _DETECT, _DETECT_BUDGET),
-        KindSpec("text", "intelligence", ("json",), _DETECT, _DETECT_BUDGET),
-        KindSpec("nsfw", "intelligence", ("json",), _DETECT, _DETECT_BUDGET),
-        KindSpec("speech", "intelligence", ("json",), _COMMON | _TIME | {"language"}, _TRANSCRIBE),
-        KindSpec("subtitles", "track", ("vtt", "srt"), _COMMON | _TIME | {"language"}, _TRANSCRIBE),
-        KindSpec("outline", "intelligence", ("json",), _COMMON | {"language"}, _TRANSCRIBE),
+        KindSpec(
+            "objects",
+            "intelligence",
+            ("json",),
+            _DETECT,
+            _DETECT_BUDGET,
+            "operators.objects:ObjectsOperator",
+        ),
+        KindSpec(
+            "faces",
+            "intelligence",
+            ("json",),
+            _DETECT,
+            _DETECT_BUDGET,
+            "operators.faces:FacesOperator",
+        ),
+        KindSpec(
+            "text",
+            "intelligence",
+            ("json",),
+            _DETECT,
+            _DETECT_BUDGET,
+            "operators.text:TextOperator",
+        ),
+        KindSpec(
+            "nsfw",
+            "intelligence",
+            ("json",),
+            _DETECT,
+            _DETECT_BUDGET,
+            "operators.nsfw:NsfwOperator",
+        ),
+        KindSpec(
+            "speech",
+            "intelligence",
+            ("json",),
+            _COMMON | _TIME | {"language"},
+            _TRANSCRIBE,
+            "operators.speech:SpeechOperator",
+        ),
+        KindSpec(
+            "subtitles",
+            "track",
+            ("vtt", "srt"),
+            _COMMON | _TIME | {"language"},
+            _TRANSCRIBE,
+            "operators.subtitles:SubtitlesOperator",
+        ),
+        KindSpec(
+            "outline",
+            "intelligence",
+            ("json",),
+            _COMMON | {"language"},
+            _TRANSCRIBE,
+            "operators.outline:OutlineOperator",
+        ),
         # Chapters decode every frame for scene cuts, then transcribe.
-        KindSpec("chapters", "track", ("json", "vtt"), _COMMON | {"language"}, _TRANSCRIBE),
+        KindSpec(
+            "chapters",
+            "track",
+            ("json", "vtt"),
+            _COMMON | {"language"},
+            _TRANSCRIBE,
+            "operators.chapters:ChaptersOperator",
+        ),
         KindSpec(
             "thumbnails",
             "track",
             ("json",),
             _COMMON | _TIME | {"width", "count", "interval"},
             Budget(base_s=120.0, per_media_s=1.0),
+            "operators.thumbnails:ThumbnailsOperator",
         ),
     )
 }
+
+KIND_NAMES = tuple(KINDS)
+FORMAT_NAMES = tuple(dict.fromkeys(f for spec in KINDS.values() for f in spec.formats))
 
 # Video codecs each video format can hold; the first one is the default.
 VIDEO_CODECS: dict[str, tuple[str, ...]] = {
@@ -96,6 +161,7 @@ FORMAT_KIND: dict[str, str] = {
     fmt: spec.kind for spec in KINDS.values() if spec.object == "source" for fmt in spec.formats
 }
 FORMAT_ALIASES = {"jpg": "jpeg"}
+CODEC_NAMES = tuple(dict.fromkeys(c for codecs in VIDEO_CODECS.values() for c in codecs))
 
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 MIMETYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}

@@ -1,25 +1,14 @@
-"""kind -> operator class. Import paths, so a worker imports only the operators it runs."""
+"""kind -> operator class, from the catalog's import paths: a worker imports only the
+operators it runs."""
 
 from __future__ import annotations
 
 import importlib
 
 from operators.base import Operator
+from operators.catalog import KINDS
 
-OPERATORS: dict[str, str] = {
-    "image": "operators.image:ImageOperator",
-    "video": "operators.video:VideoOperator",
-    "audio": "operators.audio:AudioOperator",
-    "thumbnails": "operators.thumbnails:ThumbnailsOperator",
-    "objects": "operators.objects:ObjectsOperator",
-    "faces": "operators.faces:FacesOperator",
-    "text": "operators.text:TextOperator",
-    "nsfw": "operators.nsfw:NsfwOperator",
-    "speech": "operators.speech:SpeechOperator",
-    "subtitles": "operators.subtitles:SubtitlesOperator",
-    "chapters": "operators.chapters:ChaptersOperator",
-    "outline": "operators.outline:OutlineOperator",
-}
+OPERATORS: dict[str, str] = {kind: spec.operator for kind, spec in KINDS.items()}
 
 
 def load_operator(kind: str) -> type[Operator]:

@@ -200,8 +200,8 @@ def run_worker(settings: Settings, *, exit_with_parent: bool) -> int:
     import socket
 
     from operators.registry import OPERATORS
-    from pipeline.decoders import hardware_decoder
-    from pipeline.encoders import probe_at_start
+    from pipeline.media.decoders import hardware_decoder
+    from pipeline.media.encoders import probe_at_start
     from pipeline.runtime.autoscale import BacklogSignal
     from pipeline.runtime.budget import budget_s
     from pipeline.runtime.dispatcher import Dispatcher

@@ -19,7 +19,8 @@ from pipeline.contract.errors import INPUT_UNREADABLE, INTERNAL, STORAGE_UNAVAIL
 from pipeline.contract.media import Artifact
 from pipeline.fetch import download
 from pipeline.ids import now_iso, output_file_id
-from pipeline.media import MediaFile, describe, probe
+from pipeline.media.containers import describe, probe
+from pipeline.media.file import MediaFile
 from pipeline.public_messages import public_message
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.keys import UnsafeName, asset_key, check_relative, output_key

@@ -8,7 +8,7 @@ from pipeline.content_types import probed_mimetype
 from pipeline.contract.errors import TaskError
 from pipeline.contract.media import MediaInfo
 from pipeline.ids import new_id, now_iso
-from pipeline.media import describe, probe
+from pipeline.media.containers import describe, probe
 from pipeline.storage import Storage
 from pipeline.storage.keys import upload_key
 from pipeline.store import FileRecord, Store

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from operators.catalog import (
+    CODEC_NAMES,
     FORMAT_ALIASES,
     FORMAT_KIND,
+    FORMAT_NAMES,
+    KIND_NAMES,
     KINDS,
     VIDEO_CODECS,
     format_for_extension,
@@ -20,38 +23,16 @@ from pipeline.urlguard import check_url_syntax, literal_private_host
 
 MAX_DIMENSION = 8192
 MAX_FILENAME = 255
-KindName = Literal[
-    "video",
-    "image",
-    "audio",
-    "objects",
-    "faces",
-    "text",
-    "nsfw",
-    "speech",
-    "subtitles",
-    "outline",
-    "chapters",
-    "thumbnails",
-]
-FormatName = Literal[
-    "mp4",
-    "webm",
-    "av1",
-    "cmaf",
-    "jpeg",
-    "jpg",
-    "png",
-    "webp",
-    "avif",
-    "mp3",
-    "wav",
-    "ogg",
-    "json",
-    "vtt",
-    "srt",
-]
-CodecName = Literal["h264", "hevc", "vp9", "vp8", "av1"]
+# The names the schema (and OpenAPI) accept come from the catalog, so a kind, format or codec
+# is declared once. mypy sees plain strings; pydantic sees the literal sets.
+if TYPE_CHECKING:
+    KindName = str
+    FormatName = str
+    CodecName = str
+else:
+    KindName = Literal[KIND_NAMES]
+    FormatName = Literal[FORMAT_NAMES + tuple(FORMAT_ALIASES)]
+    CodecName = Literal[CODEC_NAMES]
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 FOLDER_PATTERN = r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}$"
 _LABELS = ("ref", "folder")  # stored with the task's options, not options of the operator

@@ -1,6 +1,6 @@
 """Encode plans: what an operator asks the media layer to write, as plain frozen data.
 
-Operators decide sizes, codecs, trims and rates; the media layer (`pipeline.transcode`)
+Operators decide sizes, codecs, trims and rates; the media layer (`pipeline.media.transcode`)
 picks concrete encoders, runs PyAV and reports what it used in an `Encoded`.
 """
 

@@ -10,7 +10,7 @@ import pytest
 from operators.audio import AudioOperator
 from pipeline.contract.errors import TaskError
 from pipeline.contract.media import Artifact
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.integration.conftest import Samples
 from tests.support.transcode import decode_all
 

@@ -12,7 +12,7 @@ import webvtt
 
 from operators.chapters import ChaptersOperator
 from pipeline.contract.errors import TaskError
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.media import make_video
 from tests.support.samples import make_audio
 

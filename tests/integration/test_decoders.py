@@ -1,4 +1,4 @@
-"""pipeline.decoders: the hardware-decode probe, run for real through PyAV.
+"""pipeline.media.decoders: the hardware-decode probe, run for real through PyAV.
 
 This machine has no GPU, so the CUDA probe must fail and say why, and decoding must go on
 on the CPU. On a GPU node `benchmarks/gpu_check.py` reports the probe's answer instead.
@@ -19,9 +19,9 @@ import pytest
 
 from operators.geometry import plan_resize
 from operators.plans import even_resize
-from pipeline import decoders, transcode
 from pipeline.contract.plans import Rendition, VideoPlan
-from pipeline.media import MediaFile
+from pipeline.media import decoders, transcode
+from pipeline.media.file import MediaFile
 
 NO_GPU = not any(Path("/dev").glob("nvidia[0-9]*"))
 
@@ -49,7 +49,7 @@ def test_without_a_gpu_the_cuda_probe_fails_with_a_reason(
 ) -> None:
     clip = decoders._probe_clip(tmp_path / "probe.mp4")
     assert decoders._decode_problem(clip, "cuda")  # a message, not None
-    with caplog.at_level(logging.INFO, logger="pipeline.decoders"):
+    with caplog.at_level(logging.INFO, logger="pipeline.media.decoders"):
         assert decoders.hardware_decoder() is None
         assert decoders.hwaccel() is None
     assert "decoding on the CPU" in caplog.text
@@ -59,7 +59,7 @@ def test_an_unknown_device_type_is_skipped_and_logged(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(decoders, "DEVICE_TYPES", ("no-such-device",))
-    with caplog.at_level(logging.INFO, logger="pipeline.decoders"):
+    with caplog.at_level(logging.INFO, logger="pipeline.media.decoders"):
         assert decoders.hardware_decoder() is None
     assert "no-such-device not in this FFmpeg build" in caplog.text
 
@@ -68,7 +68,7 @@ def test_the_switch_turns_hardware_decode_off(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv(decoders.DISABLE_ENV, "0")
-    with caplog.at_level(logging.INFO, logger="pipeline.decoders"):
+    with caplog.at_level(logging.INFO, logger="pipeline.media.decoders"):
         assert decoders.hardware_decoder() is None
     assert "off" in caplog.text
 

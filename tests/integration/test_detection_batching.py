@@ -23,7 +23,7 @@ from operators.detection import Box, Found
 from operators.faces import FacesOperator
 from operators.text import TextOperator
 from pipeline.contract.errors import TaskError
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.media import write_video
 from tests.support.vision import photo, text_picture
 

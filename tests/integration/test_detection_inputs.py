@@ -18,7 +18,7 @@ from pipeline.config import Settings
 from pipeline.contract.errors import TaskError
 from pipeline.executor import Job, execute
 from pipeline.ids import new_id
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from pipeline.storage import LocalStorage
 from tests.support.vision import text_picture
 

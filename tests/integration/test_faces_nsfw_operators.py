@@ -15,7 +15,7 @@ from operators.detection import Box
 from operators.faces import FacesOperator
 from operators.nsfw import NsfwOperator
 from pipeline.contract.errors import TaskError
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.vision import photo
 
 # Eileen Collins's face in skimage.data.astronaut() (512x512), read off the picture once:

@@ -17,7 +17,7 @@ from operators.detection import Box
 from operators.faces import HAAR, MODEL_ENV, YUNET, FacesOperator, choose_model
 from operators.models import MODELS
 from pipeline.contract.errors import TaskError
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.yunet import FACE_SCORE, write_model
 
 BLUE, RED = (0, 0, 255), (255, 0, 0)

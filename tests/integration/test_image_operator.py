@@ -12,7 +12,7 @@ from PIL import Image
 from operators.image import ImageOperator
 from pipeline.contract.errors import TaskError
 from pipeline.contract.media import Artifact
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.integration.conftest import Samples
 from tests.support.media import decode_picture, make_image
 from tests.support.samples import STRIPES, codec_of, decode_rgba, make_stripes, steep_ramp

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.audio_encode import encode_audio
 from pipeline.contract.errors import TaskError
 from pipeline.contract.plans import AudioPlan, Trim
-from pipeline.media import MediaFile, probe
-from pipeline.pcm import decode_pcm
+from pipeline.media.audio_encode import encode_audio
+from pipeline.media.containers import probe
+from pipeline.media.file import MediaFile
+from pipeline.media.pcm import decode_pcm
 from tests.integration.conftest import Samples
 from tests.support.media import make_image, make_video
 

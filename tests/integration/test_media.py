@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from pipeline.contract.errors import TaskError
-from pipeline.media import MediaFile, probe
+from pipeline.media.containers import probe
+from pipeline.media.file import MediaFile
 from tests.integration.conftest import CLIP_FPS, CLIP_SECONDS, CLIP_SIZE, Samples
 from tests.support.media import make_image, make_video
 from tests.support.samples import (
@@ -172,7 +173,7 @@ _PEAK_RSS_SCRIPT = """
 import json, re, sys
 from pathlib import Path
 from pipeline.contract.errors import TaskError
-from pipeline.media import probe
+from pipeline.media.containers import probe
 def peak_kib():
     status = Path("/proc/self/status").read_text()
     return int(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))

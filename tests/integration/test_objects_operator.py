@@ -13,7 +13,7 @@ import pytest
 from operators.models import MODELS
 from operators.objects import MODEL, ObjectsOperator
 from pipeline.contract.errors import TaskError
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.media import make_video
 from tests.support.vision import photo
 

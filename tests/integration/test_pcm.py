@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline.contract.errors import TaskError
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.media import make_video
 from tests.support.samples import make_audio
 

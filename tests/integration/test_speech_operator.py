@@ -17,7 +17,7 @@ import torch
 
 from operators.speech import SpeechOperator
 from pipeline.contract.errors import TaskError
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.media import make_video
 from tests.support.speech import espeak, silence, tiny_whisper
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from operators.text import TextOperator
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.vision import caption_video, text_picture
 
 LINES = ["Hello Strobe", "Media tasks 2024"]

@@ -14,7 +14,7 @@ from PIL import Image
 from operators.thumbnails import ThumbnailsOperator
 from pipeline.contract.errors import TaskError
 from pipeline.contract.media import Artifact
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.integration.conftest import Samples
 from tests.support.samples import level_time
 from tests.support.transcode import make_turned_video, marked_corner

@@ -12,7 +12,7 @@ import pytest
 
 from operators.video import VideoOperator
 from pipeline.contract.media import Artifact
-from pipeline.media import MediaFile
+from pipeline.media.file import MediaFile
 from tests.support.media import make_video
 from tests.support.transcode import decode_all, pixel_aspect, playlist_entries, resolutions
 

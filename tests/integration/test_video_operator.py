@@ -11,10 +11,11 @@ import av
 import pytest
 
 from operators.video import VideoOperator
-from pipeline import decoders, encoders
 from pipeline.contract.errors import TaskError
 from pipeline.contract.media import Artifact
-from pipeline.media import MediaFile, describe, probe
+from pipeline.media import decoders, encoders
+from pipeline.media.containers import describe, probe
+from pipeline.media.file import MediaFile
 from tests.integration.conftest import Samples
 from tests.support.media import make_video
 from tests.support.samples import make_png_claiming, truncated_copy
@@ -286,7 +287,7 @@ def test_encoders_probe_by_opening_and_log_the_fallback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     encoders.video_encoder.cache_clear()
-    with caplog.at_level(logging.INFO, logger="pipeline.encoders"):
+    with caplog.at_level(logging.INFO, logger="pipeline.media.encoders"):
         chosen = encoders.video_encoder("h264")
     assert chosen == ("h264_nvenc" if encoders.usable("h264_nvenc") else "libx264")
     assert chosen in caplog.text

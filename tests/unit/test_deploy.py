@@ -17,7 +17,7 @@ from pipeline.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 CONFIG_SOURCE = (ROOT / "pipeline" / "config.py").read_text()
-CLIENT_SOURCE = (ROOT / "pipeline" / "client.py").read_text()
+CLIENT_SOURCE = (ROOT / "pipeline" / "client" / "http.py").read_text()
 CLI_SOURCE = (ROOT / "pipeline" / "cli.py").read_text()
 API_PORT = int(re.findall(r'"--port", type=int, default=(\d+)', CLI_SOURCE)[0])
 

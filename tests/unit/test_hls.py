@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.hls import VOD_TAG, mark_vod
+from pipeline.media.hls import VOD_TAG, mark_vod
 
 MEDIA = (
     "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nseg-1.m4s\n#EXT-X-ENDLIST\n"

@@ -1,4 +1,4 @@
-"""pipeline.prefetch: order, errors, early stop and the look-ahead bound."""
+"""pipeline.media.prefetch: order, errors, early stop and the look-ahead bound."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.prefetch import prefetch
+from pipeline.media.prefetch import prefetch
 
 
 def test_yields_every_item_in_order() -> None:

@@ -12,8 +12,8 @@ from operators.plans import even_resize, plan_trim, shrink_resize
 from operators.video import VideoConfig, ladder_sizes, sample_aspect, video_codec
 from pipeline.contract.errors import TaskError
 from pipeline.contract.plans import Rendition, Trim
-from pipeline.dash import adaptation_sets
-from pipeline.encoders import DEFAULT_QUALITY, QUALITY, video_options
+from pipeline.media.dash import adaptation_sets
+from pipeline.media.encoders import DEFAULT_QUALITY, QUALITY, video_options
 
 
 @pytest.mark.parametrize(

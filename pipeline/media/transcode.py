@@ -17,7 +17,6 @@ import av.error
 import av.filter
 from av.video.frame import PictureType
 
-from pipeline.audio_encode import AudioOut
 from pipeline.contract.errors import (
     INPUT_UNREADABLE,
     NO_VIDEO_STREAM,
@@ -26,12 +25,13 @@ from pipeline.contract.errors import (
 )
 from pipeline.contract.media import Progress, no_progress
 from pipeline.contract.plans import Encoded, Rendition, Trim, VideoPlan
-from pipeline.dash import adaptation_sets, merge_video_sets
-from pipeline.decoders import hardware_decoder, hwaccel
-from pipeline.encode_steps import Meter, decode_range, duration_seconds, mux, origin_seconds
-from pipeline.encoders import AUDIO_ENCODERS, CODEC_TAGS, video_encoder, video_options
-from pipeline.hls import mark_vod
-from pipeline.media import is_cover_art, open_container
+from pipeline.media.audio_encode import AudioOut
+from pipeline.media.containers import is_cover_art, open_container
+from pipeline.media.dash import adaptation_sets, merge_video_sets
+from pipeline.media.decoders import hardware_decoder, hwaccel
+from pipeline.media.encode_steps import Meter, decode_range, duration_seconds, mux, origin_seconds
+from pipeline.media.encoders import AUDIO_ENCODERS, CODEC_TAGS, video_encoder, video_options
+from pipeline.media.hls import mark_vod
 
 DEFAULT_FPS = Fraction(25)
 MAX_FPS_DENOMINATOR = 1001

@@ -21,7 +21,7 @@ import av
 import av.error
 from av.codec.hwaccel import HWAccel, hwdevices_available
 
-from pipeline.demuxers import input_options
+from pipeline.media.demuxers import input_options
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import av.filter
 from pipeline.contract.errors import NO_AUDIO_STREAM, TaskError
 from pipeline.contract.media import Progress, no_progress
 from pipeline.contract.plans import AudioPlan, Encoded, Trim
-from pipeline.encode_steps import Meter, decode_range, duration_seconds, mux, origin_seconds
-from pipeline.encoders import AUDIO_ENCODERS
-from pipeline.media import open_container
+from pipeline.media.containers import open_container
+from pipeline.media.encode_steps import Meter, decode_range, duration_seconds, mux, origin_seconds
+from pipeline.media.encoders import AUDIO_ENCODERS
 
 AUDIO_CONTAINERS = {"mp3": "mp3", "wav": "wav", "ogg": "ogg"}
 # Audio sample rates: keep the input's when the encoder takes it, else this one.

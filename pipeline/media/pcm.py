@@ -14,7 +14,7 @@ import av.error
 import numpy as np
 
 from pipeline.contract.errors import INPUT_UNREADABLE, NO_AUDIO_STREAM, TaskError
-from pipeline.media import open_container
+from pipeline.media.containers import open_container
 
 SPEECH_RATE = 16_000
 
