@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,6 +45,7 @@ from pipeline.contract.errors import (
 )
 from pipeline.storage import Storage
 from pipeline.store import Store
+from pipeline.store.reads import ThreadReads
 
 log = logging.getLogger(__name__)
 _HTTP_CODES = {
@@ -57,7 +60,18 @@ _INPUT_STATUS = {INPUT_TOO_LARGE: 413, INPUT_FORBIDDEN: 422}
 
 
 def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The store's event-loop reads live as long as this loop (docs/ARCHITECTURE.md).
+        async with store.api_reads() as loop_reads:
+            app.state.reads = loop_reads
+            try:
+                yield
+            finally:
+                app.state.reads = ThreadReads(store)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Strobe",
         version="0.1.0",
         description="Self-hostable media-processing Tasks API (Ittybit Tasks API 2024-08-21).",
@@ -65,6 +79,7 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
         redoc_url=None,
         dependencies=[Depends(check_version)],
     )
+    app.state.reads = ThreadReads(store)  # until the lifespan opens the store's own
     app.state.strobe = AppState(
         settings, store, storage, frozenset(OPERATORS), ApiKeys(settings.api_keys)
     )

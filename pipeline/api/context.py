@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from pipeline.api.auth import ApiKeys, bearer
 from pipeline.api.errors import ApiError
@@ -18,10 +16,7 @@ from pipeline.api.versions import V2025, View, answered
 from pipeline.config import Settings
 from pipeline.contract.errors import UNAUTHORIZED
 from pipeline.storage import Storage
-from pipeline.store import Store
-
-P = ParamSpec("P")
-T = TypeVar("T")
+from pipeline.store import ApiReads, Store
 
 
 @dataclass(frozen=True)
@@ -38,12 +33,11 @@ def state(request: Request) -> AppState:
     return app_state
 
 
-async def read_store(request: Request, read: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
-    """`read(*args)`: on the event loop when the store's reads are local and short (SQLite,
-    by primary key), which saves the hop to a worker thread and back; else on a thread."""
-    if state(request).store.quick_reads:
-        return read(*args, **kw)
-    return await run_in_threadpool(read, *args, **kw)
+def reads(request: Request) -> ApiReads:
+    """The store's reads for the event loop (`Store.api_reads`, opened by the app's lifespan;
+    on a worker thread when the app runs without its lifespan)."""
+    found: ApiReads = request.app.state.reads
+    return found
 
 
 def base_url(request: Request) -> str:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from pipeline.api import paging
-from pipeline.api.context import ViewOf, base_url, project_of, read_store, state
+from pipeline.api.context import ViewOf, base_url, project_of, reads, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.schemas import KindName, TaskCreate, task_request
 from pipeline.contract.errors import INVALID_REQUEST
@@ -103,19 +103,11 @@ def _keyset(
 @router.get("/tasks/{task_id}")
 async def get_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse:
     project = project_of(request)
-    store = state(request).store
-    task, input_file = await read_store(request, _task_and_input, store, project, task_id)
+    task, input_file = await reads(request).task_with_input(project, task_id)
     if task is None:
         raise not_found("task", task_id)
     body = show.task(task, input_file)
     return show.one(request, body, links=_task_links(request, task.id))
-
-
-def _task_and_input(
-    store: Store, project: str, task_id: str
-) -> tuple[TaskRecord | None, FileRecord | None]:
-    task = store.get_task(project, task_id)
-    return task, (_input_of(store, task) if task else None)
 
 
 @router.delete("/tasks/{task_id}")

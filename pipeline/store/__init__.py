@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.store.port import (
+    ApiReads,
     FileRecord,
     Idempotent,
     MediaRecord,
@@ -37,6 +38,7 @@ def open_store(url: str) -> Store:
 
 
 __all__ = [
+    "ApiReads",
     "FileRecord",
     "Idempotent",
     "MediaRecord",

@@ -5,6 +5,7 @@ Records here are the stored shapes; the API's wire shapes live in `pipeline.api`
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -149,10 +150,24 @@ class TaskPage:
     more_after: bool = False  # rows follow the last item
 
 
+class ApiReads(Protocol):
+    """The reads the API makes on its event loop, with no hop to a worker thread: the hot
+    reads by primary key (see docs/ARCHITECTURE.md, "The request path"). Each adapter has
+    one (SQLite reads its local file directly; PostgreSQL uses an async connection pool)."""
+
+    async def task_with_input(
+        self, project_id: str, task_id: str
+    ) -> tuple[TaskRecord | None, FileRecord | None]:
+        """The task (with its output) and its input file, in one read; (None, None) when
+        the project has no such task."""
+        ...
+
+
 class Store(Protocol):
-    # True when a read by primary key is local and takes microseconds (SQLite: a file on
-    # this machine), so the API may run it on its event loop instead of a worker thread.
-    quick_reads: bool
+    def api_reads(self) -> AbstractAsyncContextManager[ApiReads]:
+        """Open the API's event-loop reads for the life of the running event loop (the app's
+        lifespan); whatever they hold (a pool) is closed on exit, in the same loop."""
+        ...
 
     def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
         """Insert a waiting task; `media`, a new media its output will join, is inserted in
@@ -160,6 +175,12 @@ class Store(Protocol):
         ...
 
     def get_task(self, project_id: str, task_id: str) -> TaskRecord | None: ...
+
+    def get_task_with_input(
+        self, project_id: str, task_id: str
+    ) -> tuple[TaskRecord | None, FileRecord | None]:
+        """The task and its input file in one query (what ApiReads.task_with_input returns)."""
+        ...
 
     def list_tasks(self, project_id: str, query: TaskQuery) -> TaskPage: ...
 

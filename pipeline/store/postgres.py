@@ -3,6 +3,8 @@
 Queue claims use `FOR UPDATE SKIP LOCKED`, so workers never wait on each other's rows;
 single-row updates wait for the row (`FOR UPDATE`). Connections come from a small pool that
 checks each one before handing it out, so a restarted database is reconnected transparently.
+The API's hot reads (`api_reads`) use an async pool of their own on the API's event loop, so a
+GET makes one round trip and no hop to a worker thread (docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 import functools
 import logging
 import select
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
-from pipeline.store.sql import SCHEMA, iter_statements
+from pipeline.store.port import FileRecord, TaskRecord
+from pipeline.store.sql import SCHEMA, TASK_WITH_INPUT, iter_statements, task_with_input
 from pipeline.store.sql_library import LibraryStore
 from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
 from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
@@ -59,13 +62,21 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         max_size: int = 8,
         connect_timeout_s: int = 5,
         wait_s: float = 30.0,
+        api_pool_size: int = 8,
+        api_wait_s: float = 5.0,
+        api_max_waiting: int = 512,
     ) -> None:
         """Connect, bring the schema up to date and open the pool; raises DatabaseUnavailable
-        within about `connect_timeout_s` when the server cannot be reached."""
+        within about `connect_timeout_s` when the server cannot be reached.
+
+        `api_*` bound the API's async read pool: its connections, how long a read waits for
+        one (then PoolTimeout), and how many reads may wait at once (more fail at once)."""
         params: dict[str, Any] = conninfo_to_dict(url)
         params.setdefault("connect_timeout", connect_timeout_s)  # libpq's minimum is 2 s
         params.setdefault("application_name", "strobe")
         conninfo = make_conninfo(**params)
+        self._conninfo = conninfo
+        self._api_pool = (api_pool_size, api_wait_s, api_max_waiting)
         try:
             with psycopg.connect(conninfo, autocommit=True) as db:
                 migrate(db)
@@ -90,6 +101,26 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
     def close(self) -> None:
         self._pool.close()
 
+    @asynccontextmanager
+    async def api_reads(self) -> AsyncIterator[PostgresReads]:
+        size, wait_s, max_waiting = self._api_pool
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            self._conninfo,
+            min_size=1,
+            max_size=size,
+            kwargs={"autocommit": True},
+            check=_check_alive_async,
+            timeout=wait_s,  # a read's deadline for a connection
+            max_waiting=max_waiting,  # beyond that, TooManyRequests at once
+            name="strobe-api-reads",
+            open=False,
+        )
+        await pool.open(wait=False)  # connects in the background; a read waits for it
+        try:
+            yield PostgresReads(pool)
+        finally:
+            await pool.close()
+
     def _sql(self, sql: str) -> str:
         return _to_pyformat(sql)
 
@@ -102,6 +133,35 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
     def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
         with self._pool.connection() as db, db.transaction():
             yield db
+
+
+class PostgresReads:
+    """`ApiReads` on an async pool: each read is one query, one round trip, on the loop."""
+
+    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]) -> None:
+        self._pool = pool
+
+    async def task_with_input(
+        self, project_id: str, task_id: str
+    ) -> tuple[TaskRecord | None, FileRecord | None]:
+        return task_with_input(await self._fetchone(TASK_WITH_INPUT, (task_id, project_id)))
+
+    async def _fetchone(self, sql: str, params: Sequence[Any]) -> Any:
+        """One row, retried once on a fresh connection when the lent one turns out dead (a
+        restarted server whose goodbye had not arrived when the pool checked it). An
+        exhausted pool is not retried: its error goes out as it is."""
+        try:
+            return await self._query(sql, params)
+        except (PoolTimeout, TooManyRequests):
+            raise
+        except psycopg.OperationalError as exc:  # the pool drops the broken connection
+            log.info("retrying a read on a fresh connection: %s", _one_line(exc))
+            return await self._query(sql, params)
+
+    async def _query(self, sql: str, params: Sequence[Any]) -> Any:
+        async with self._pool.connection() as db:
+            cursor = await db.execute(_to_pyformat(sql), tuple(params))
+            return await cursor.fetchone()
 
 
 def migrate(db: psycopg.Connection[Any]) -> int:
@@ -146,6 +206,16 @@ def _check_alive(db: psycopg.Connection[Any]) -> None:
     poller.register(db.fileno(), select.POLLIN)
     if poller.poll(0):
         ConnectionPool.check_connection(db)
+
+
+async def _check_alive_async(db: psycopg.AsyncConnection[Any]) -> None:
+    """`_check_alive` for the async pool: a ping only when the server has spoken."""
+    if db.closed:
+        raise psycopg.OperationalError("the connection is closed")
+    poller = select.poll()
+    poller.register(db.fileno(), select.POLLIN)
+    if poller.poll(0):
+        await AsyncConnectionPool.check_connection(db)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -126,6 +126,14 @@ _TASK_SELECT = (
     f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS} FROM tasks t "
     "LEFT JOIN files f ON f.id = t.output_file_id"
 )
+# A task by id with its output and its input file: what GET /tasks/{id} shows, in one query.
+_INPUT_COLUMNS = _FILE_COLUMNS.replace("f.", "i.")
+TASK_WITH_INPUT = (
+    f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS}, {_INPUT_COLUMNS} FROM tasks t "
+    "LEFT JOIN files f ON f.id = t.output_file_id "
+    "LEFT JOIN files i ON i.id = t.input_file_id AND i.project_id = t.project_id "
+    "WHERE t.id = ? AND t.project_id = ?"
+)
 _HELD = "id=? AND lease_owner=? AND status='processing'"
 
 
@@ -145,7 +153,6 @@ class Connection(Protocol):
 class SqlStore(ABC):
     lock_clause = ""  # queue claims: rows another worker holds are skipped (SKIP LOCKED)
     row_lock = ""  # single-row updates: wait for the row (FOR UPDATE)
-    quick_reads = False  # see Store.quick_reads
 
     @abstractmethod
     def _connect(self) -> AbstractContextManager[Connection]:
@@ -200,6 +207,13 @@ class SqlStore(ABC):
                 db, f"{_TASK_SELECT} WHERE t.id = ? AND t.project_id = ?", (task_id, project_id)
             ).fetchone()
         return _task(row) if row else None
+
+    def get_task_with_input(
+        self, project_id: str, task_id: str
+    ) -> tuple[TaskRecord | None, FileRecord | None]:
+        with self._connect() as db:
+            row = self._run(db, TASK_WITH_INPUT, (task_id, project_id)).fetchone()
+        return task_with_input(row)
 
     def list_tasks(self, project_id: str, query: TaskQuery) -> TaskPage:
         clause, params = paging.filters(project_id, query)
@@ -614,3 +628,11 @@ def _task(row: Sequence[Any]) -> TaskRecord:
         media_id=media_id,
         output=_file(file_row) if file_row[0] is not None else None,
     )
+
+
+def task_with_input(row: Sequence[Any] | None) -> tuple[TaskRecord | None, FileRecord | None]:
+    """A TASK_WITH_INPUT row as (the task, its input file); (None, None) without a row."""
+    if row is None:
+        return None, None
+    split = 17 + _FILE_COLUMNS.count(",") + 1
+    return _task(row[:split]), (_file(row[split:]) if row[split] is not None else None)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.store.port import MediaRecord, TaskRecord
+from pipeline.store.reads import LocalReads
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
 from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
@@ -20,7 +21,6 @@ from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
 class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
     # BEGIN IMMEDIATE takes the database's write lock, so leases never overlap.
     lock_clause = ""
-    quick_reads = True  # a local file; WAL readers never wait for the writer
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -41,6 +41,11 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
             )
             for statement in iter_statements(schema.format(float="REAL")):
                 db.execute(statement)
+
+    @asynccontextmanager
+    async def api_reads(self) -> AsyncIterator[LocalReads]:
+        # On the event loop: a local file, and WAL readers never wait for the writer.
+        yield LocalReads(self)
 
     def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
         """Group commit: tasks created at once on several threads share one transaction, so

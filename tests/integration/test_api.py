@@ -282,8 +282,8 @@ def test_an_unexpected_failure_is_a_500_envelope(settings: Settings) -> None:
             return fail
 
     app = create_app(settings, BrokenStore(), open_storage(settings.storage_url))  # type: ignore[arg-type]
-    with TestClient(app, raise_server_exceptions=False) as broken:
-        response = broken.get("/tasks/tsk_x", headers=A)
+    broken = TestClient(app, raise_server_exceptions=False)  # no lifespan: reads on a thread
+    response = broken.get("/tasks/tsk_x", headers=A)
     assert response.status_code == 500
     assert error_of(response)["code"] == "internal"
     assert "database went away" not in response.text  # details go to the log only
