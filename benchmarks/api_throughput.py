@@ -18,6 +18,8 @@ runs them on a throwaway PostgreSQL (tests/support/postgres.py). Every run is bo
 (`apt-get install -y wrk`); it must be on PATH.
 
     .venv/bin/python -m benchmarks.api_throughput [--duration 10 --api-workers 1 2 --postgres]
+
+`--no-sqlite` skips the SQLite variants; `--requests-only` measures the GET and POST rows only.
 """
 
 from __future__ import annotations
@@ -187,6 +189,8 @@ def measure(name: str, store_url: str | None, api_workers: int, args: argparse.N
         lua.write_text(_POST_LUA.format(body=json.dumps(TASK), key=KEY))
         results["post"] = wrk(f"{url}/tasks", args, lua)
         results["bare_post"] = wrk(f"{bare}/tasks", args, lua)
+        if args.requests_only:
+            return results
         # The tasks the POSTs made, drained by 4 workers: the queue's rate on this store.
         completed, seconds = drain(url_of_store, 4, "image", args.duration)
         results["lease_complete"] = {"tasks": completed, "rps": completed / seconds}
@@ -237,6 +241,12 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL")
     parser.add_argument("--loaded-tasks", type=int, default=3000, help="queued for the p99 run")
     parser.add_argument("--work-ms", type=float, default=5.0, help="per task in the p99 run")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL variants only")
+    parser.add_argument(
+        "--requests-only",
+        action="store_true",
+        help="GET /tasks/{id} and POST /tasks only (no queue, loaded p99 or list runs)",
+    )
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--serve-bare", nargs=2, metavar=("BODY", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -247,7 +257,7 @@ def main() -> None:
         raise SystemExit("wrk not found: apt-get install -y wrk")
     root = Path(tempfile.mkdtemp(prefix="strobe-bench-api-"))
     variants: list[tuple[str, str | None, int]] = [
-        (f"sqlite x{n}", None, n) for n in args.api_workers
+        (f"sqlite x{n}", None, n) for n in args.api_workers if not args.no_sqlite
     ]
     runs: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
@@ -315,6 +325,8 @@ def _report(r: dict[str, Any]) -> None:
     print(line("POST /tasks", r["post"]))
     print(line("  bare FastAPI", r["bare_post"]))
     print(f"  ratio POST {r['post']['rps'] / r['bare_post']['rps']:.2f}")
+    if "lease_complete" not in r:  # --requests-only
+        return
     lc = r["lease_complete"]
     print(f"  lease+complete (4 workers)   {lc['rps']:>8.0f} tasks/s ({lc['tasks']} tasks)")
     print(f"  POST / lease+complete  {r['post']['rps'] / lc['rps']:.2f}")
