@@ -176,7 +176,9 @@ class RayActorPool:
                 wanted = min(
                     wanted, max(1, math.ceil(fits(self.shape(kind), self._room()) / workers))
                 )
-            if holding and mine:
+            # A kind whose actors are all draining still has actors: it must not start new
+            # ones in the room being made for the starved kind.
+            if holding and counts[kind]:
                 continue
             for _ in range(wanted):
                 if not self._start(kind, waiting, starved=not mine):

@@ -177,16 +177,28 @@ def test_a_starved_kind_drains_busy_actors_of_another_kind(
     one_cpu_ray: None, settings: Settings, tmp_path: Path
 ) -> None:
     with worker(settings, tmp_path, {"image": SCRIPTED, "speech": WHOLE_CPU}) as w:
-        # A steady stream of light work keeps both half-CPU actors busy (30 s of it: an
-        # actor with work first serves 3x its start, at least 5 s, before it is drained)...
-        light = [w.add(mode="sleep", seconds=0.5) for _ in range(120)]
+        # A stream of light work that never runs dry keeps both half-CPU actors busy: the
+        # test tops it up for as long as the whole-CPU task is not done, however slow the
+        # machine (an actor with work first serves 3x its start, at least 5 s, before it is
+        # drained)...
+        light = [w.add(mode="sleep", seconds=0.5) for _ in range(20)]
         w.wait_for(lambda: w.pool.snapshot()["actors"].get("image", {}).get("busy") == 2, "busy")
         heavy = w.add("speech")
-        # ...yet the whole-CPU task does not wait for the stream to end.
-        [done] = w.wait_ended(heavy)
-        assert done.status == "ready"
+        deadline = time.monotonic() + BOUND_S
+        while w.task(heavy).status not in ("ready", "error"):
+            # ...yet the whole-CPU task does not wait for the stream to end.
+            assert time.monotonic() < deadline, "the whole-CPU task waited on the stream"
+            if sum(w.task(t).status == "waiting" for t in light[-20:]) < 10:
+                light += [w.add(mode="sleep", seconds=0.5) for _ in range(20)]
+            time.sleep(0.2)
+        assert w.task(heavy).status == "ready"
         assert any(w.task(t).status == "waiting" for t in light), "the stream had ended"
-        assert {t.status for t in w.wait_ended(*light)} == {"ready"}
+        # The rest of the stream drains: half a second a task on two actors, plus slack.
+        drained_by = time.monotonic() + len(light) * 0.25 + BOUND_S
+        while not all(w.task(t).status in ("ready", "error") for t in light):
+            assert time.monotonic() < drained_by, "the stream did not drain"
+            time.sleep(0.5)
+        assert {w.task(t).status for t in light} == {"ready"}
 
 
 def test_a_hung_operator_is_killed_at_its_budget_and_the_slot_is_used_again(
