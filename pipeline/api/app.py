@@ -33,8 +33,7 @@ from pipeline.api.validation import request_error
 from pipeline.api.versions import check_version
 from pipeline.config import Settings
 from pipeline.contract.errors import (
-    INPUT_FORBIDDEN,
-    INPUT_TOO_LARGE,
+    ERRORS,
     INTERNAL,
     INVALID_REQUEST,
     NOT_FOUND,
@@ -55,8 +54,11 @@ _HTTP_CODES = {
     413: PAYLOAD_TOO_LARGE,
     429: RATE_LIMITED,
 }
-# An input fetched while the client waits (POST /files with a URL) fails with a task code.
-_INPUT_STATUS = {INPUT_TOO_LARGE: 413, INPUT_FORBIDDEN: 422}
+# An input fetched while the client waits (POST /files with a URL) fails with a task code,
+# answered with the status the error table gives it (422 when it gives none).
+_INPUT_STATUS = {
+    e.code: e.status for e in ERRORS.values() if e.task and e.status and e.status < 500
+}
 
 
 def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:

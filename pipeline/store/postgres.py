@@ -195,27 +195,29 @@ def _to_pyformat(sql: str) -> str:
 
 
 def _check_alive(db: psycopg.Connection[Any]) -> None:
-    """The pool's check before it lends a connection, at the cost of one poll(2) call.
+    """The pool's check before it lends a connection, at the cost of one poll(2) call: a
+    ping only when the server has spoken (see `_server_spoke`)."""
+    if _server_spoke(db):
+        ConnectionPool.check_connection(db)
+
+
+async def _check_alive_async(db: psycopg.AsyncConnection[Any]) -> None:
+    """`_check_alive` for the async pool."""
+    if _server_spoke(db):
+        await AsyncConnectionPool.check_connection(db)
+
+
+def _server_spoke(db: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+    """Whether an idle connection has something to read; raises when it is closed.
 
     An idle connection has nothing to read unless the server has spoken: most often to say
-    it is closing the connection (restart, failover, idle timeout). Only then do we ping it,
+    it is closing the connection (restart, failover, idle timeout). Only then is it pinged,
     which raises on a dead connection so the pool replaces it with a fresh one."""
     if db.closed:
         raise psycopg.OperationalError("the connection is closed")
     poller = select.poll()
     poller.register(db.fileno(), select.POLLIN)
-    if poller.poll(0):
-        ConnectionPool.check_connection(db)
-
-
-async def _check_alive_async(db: psycopg.AsyncConnection[Any]) -> None:
-    """`_check_alive` for the async pool: a ping only when the server has spoken."""
-    if db.closed:
-        raise psycopg.OperationalError("the connection is closed")
-    poller = select.poll()
-    poller.register(db.fileno(), select.POLLIN)
-    if poller.poll(0):
-        await AsyncConnectionPool.check_connection(db)
+    return bool(poller.poll(0))
 
 
 def _one_line(exc: BaseException) -> str:

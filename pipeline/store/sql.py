@@ -120,8 +120,10 @@ _FILE_COLUMNS = (
     "f.storage_key, f.created, f.updated, f.info, f.task_id, f.media_id, f.ref, f.folder, "
     "f.metadata"
 )
+_TASK_WIDTH = _TASK_COLUMNS.count(",") + 1  # where a joined row's file columns begin
+_FILE_WIDTH = _FILE_COLUMNS.count(",") + 1
 # A task being leased has no output yet: the file columns a join would add, all NULL.
-_NO_FILE = (None,) * (_FILE_COLUMNS.count(",") + 1)
+_NO_FILE = (None,) * _FILE_WIDTH
 _TASK_SELECT = (
     f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS} FROM tasks t "
     "LEFT JOIN files f ON f.id = t.output_file_id"
@@ -606,8 +608,8 @@ def _task(row: Sequence[Any]) -> TaskRecord:
         webhook_url,
         ran_on,
         media_id,
-    ) = row[:17]
-    file_row = row[17:]
+    ) = row[:_TASK_WIDTH]
+    file_row = row[_TASK_WIDTH:]
     return TaskRecord(
         id=id_,
         project_id=project_id,
@@ -634,5 +636,5 @@ def task_with_input(row: Sequence[Any] | None) -> tuple[TaskRecord | None, FileR
     """A TASK_WITH_INPUT row as (the task, its input file); (None, None) without a row."""
     if row is None:
         return None, None
-    split = 17 + _FILE_COLUMNS.count(",") + 1
+    split = _TASK_WIDTH + _FILE_WIDTH
     return _task(row[:split]), (_file(row[split:]) if row[split] is not None else None)
