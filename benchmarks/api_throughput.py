@@ -4,6 +4,8 @@ wrk (2 threads, 64 connections by default, loopback) loads, one after another:
 
 * `GET /tasks/{id}` on `strobe api` and on the bare app (same body, same route shape);
 * `POST /tasks` on both (the bare app answers 201 with the same JSON, stores nothing);
+* `GET /tasks/{id}` on both again, each request for one of 1,000 of those tasks at random,
+  so that concurrent reads of one id (which PostgreSQL's coalesced reads share) are rare;
 * the queue's lease + complete rate on the same store, right after (4 worker processes
   drain the tasks the POSTs made, as `benchmarks/queue_throughput.py` does);
 * `GET /tasks/{id}` again while 8 worker processes lease and complete tasks (one at a time,
@@ -50,6 +52,11 @@ from tests.support.records import output_for
 KEY, PROJECT = "sk_bench", "prj_bench"
 TASK = {"kind": "image", "url": "https://example.com/in.jpg", "format": "jpeg", "width": 64}
 LEASE_S, MAX_ATTEMPTS = 60.0, 3
+_MANY_IDS_LUA = """ids = {{{ids}}}
+request = function()
+  return wrk.format("GET", "/tasks/" .. ids[math.random(#ids)])
+end
+"""
 _POST_LUA = """wrk.method = "POST"
 wrk.body = '{body}'
 wrk.headers["Content-Type"] = "application/json"
@@ -189,6 +196,11 @@ def measure(name: str, store_url: str | None, api_workers: int, args: argparse.N
         lua.write_text(_POST_LUA.format(body=json.dumps(TASK), key=KEY))
         results["post"] = wrk(f"{url}/tasks", args, lua)
         results["bare_post"] = wrk(f"{bare}/tasks", args, lua)
+        many = root / "many.lua"
+        ids = ", ".join(f'"{task_id}"' for task_id in _task_ids(url, headers, 1000))
+        many.write_text(_MANY_IDS_LUA.format(ids=ids))
+        results["get_many"] = wrk(f"{url}/tasks/x", args, many)
+        results["bare_get_many"] = wrk(f"{bare}/tasks/x", args, many)
         if args.requests_only:
             return results
         # The tasks the POSTs made, drained by 4 workers: the queue's rate on this store.
@@ -221,6 +233,15 @@ def _lists(url: str, args: argparse.Namespace, headers: dict[str, str]) -> dict[
         "page_900": wrk(f"{url}/tasks?page=900", args),
         "cursor_900": wrk(f"{url}/tasks?after={after}", args),
     }
+
+
+def _task_ids(url: str, headers: dict[str, str], count: int) -> list[str]:
+    ids: list[str] = []
+    with httpx.Client(headers=headers, timeout=30) as client:
+        for page in range(1, count // 100 + 1):
+            listed = client.get(f"{url}/tasks", params={"page": page, "limit": 100}).json()
+            ids += [task["id"] for task in listed["data"]]
+    return ids[:count]
 
 
 def _post_many(url: str, headers: dict[str, str], count: int) -> None:
@@ -325,6 +346,9 @@ def _report(r: dict[str, Any]) -> None:
     print(line("POST /tasks", r["post"]))
     print(line("  bare FastAPI", r["bare_post"]))
     print(f"  ratio POST {r['post']['rps'] / r['bare_post']['rps']:.2f}")
+    print(line("GET /tasks/{id}, 1,000 ids", r["get_many"]))
+    print(line("  bare FastAPI", r["bare_get_many"]))
+    print(f"  ratio GET, 1,000 ids  {r['get_many']['rps'] / r['bare_get_many']['rps']:.2f}")
     if "lease_complete" not in r:  # --requests-only
         return
     lc = r["lease_complete"]

@@ -33,6 +33,7 @@ from pipeline.api.validation import request_error
 from pipeline.api.versions import check_version
 from pipeline.config import Settings
 from pipeline.contract.errors import (
+    DATABASE_UNAVAILABLE,
     ERRORS,
     INTERNAL,
     INVALID_REQUEST,
@@ -43,10 +44,11 @@ from pipeline.contract.errors import (
     TaskError,
 )
 from pipeline.storage import Storage
-from pipeline.store import Store
+from pipeline.store import Store, StoreUnavailable
 from pipeline.store.reads import ThreadReads
 
 log = logging.getLogger(__name__)
+STORE_RETRY_AFTER_S = 1  # a database away for a moment: a restart, a failover, a full pool
 _HTTP_CODES = {
     401: UNAUTHORIZED,
     404: NOT_FOUND,
@@ -120,6 +122,14 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, INVALID_REQUEST)
         return error_response(request, ApiError(exc.status_code, code, str(exc.detail)))
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("request %s: %s", getattr(request.state, "request_id", "?"), exc)
+        message = "the database did not answer in time; retry shortly"
+        response = error_response(request, ApiError(503, DATABASE_UNAVAILABLE, message))
+        response.headers["Retry-After"] = str(STORE_RETRY_AFTER_S)
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -34,6 +34,7 @@ _WHY = {
     "(`input_too_large`)",
     422: "A field is missing, unknown or out of range (`invalid_request`, naming the field)",
     429: "Too many requests for this API key (`rate_limited`); see Retry-After",
+    503: "The database did not answer in time (`database_unavailable`); see Retry-After",
 }
 
 
@@ -69,7 +70,7 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
     keyed = path not in _OPEN_PATHS
     statuses = {400, 413, 422}
     if keyed:
-        statuses |= {401, 429}
+        statuses |= {401, 429, 503}
         operation["security"] = [{"apiKey": []}]
     if "{" in path:
         statuses.add(404)
@@ -81,8 +82,8 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
             "description": _WHY[status],
             "content": {"application/json": {"schema": _ERROR_REF}},
         }
-        if status == 429:
-            responses["429"]["headers"] = {
+        if status in (429, 503):
+            responses[str(status)]["headers"] = {
                 "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
             }
     success = next((code for code in responses if code.startswith("2")), None)

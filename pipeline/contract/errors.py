@@ -48,6 +48,9 @@ RATE_LIMITED = _declare("rate_limited", "over the key's rate or the ingest slots
 UNSUPPORTED_VERSION = _declare(
     "unsupported_version", "an Accept-Version this server does not speak", status=400
 )
+DATABASE_UNAVAILABLE = _declare(
+    "database_unavailable", "the database did not answer in time (Retry-After)", status=503
+)
 RANGE_NOT_SATISFIABLE = _declare(
     "range_not_satisfiable", "a byte range that starts past the end of the file", status=416
 )

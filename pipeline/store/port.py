@@ -150,6 +150,12 @@ class TaskPage:
     more_after: bool = False  # rows follow the last item
 
 
+class StoreUnavailable(RuntimeError):
+    """The database could not be reached, or did not answer, within its deadline. Nothing was
+    written unless the operation says otherwise; the caller may retry later (the API answers
+    503 with Retry-After)."""
+
+
 class ApiReads(Protocol):
     """The reads the API makes on its event loop, with no hop to a worker thread: the hot
     reads by primary key (see docs/ARCHITECTURE.md, "The request path"). Each adapter has

@@ -9,9 +9,11 @@ GET makes one round trip and no hop to a worker thread (docs/ARCHITECTURE.md).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import select
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -20,8 +22,9 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
-from pipeline.store.port import FileRecord, TaskRecord
-from pipeline.store.sql import SCHEMA, TASK_WITH_INPUT, iter_statements, task_with_input
+from pipeline.store.group_commit import GroupCommit
+from pipeline.store.port import FileRecord, MediaRecord, StoreUnavailable, TaskRecord
+from pipeline.store.sql import SCHEMA, TASKS_WITH_INPUT, iter_statements, task_with_input
 from pipeline.store.sql_library import LibraryStore
 from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
 from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
@@ -46,7 +49,7 @@ MIGRATIONS: tuple[str, ...] = (
 _SCHEMA_LOCK = 0x5374726F6265
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(StoreUnavailable):
     """PostgreSQL could not be reached, or refused the connection, when the store opened."""
 
 
@@ -65,18 +68,20 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         api_pool_size: int = 8,
         api_wait_s: float = 5.0,
         api_max_waiting: int = 512,
+        api_read_s: float = 10.0,
     ) -> None:
         """Connect, bring the schema up to date and open the pool; raises DatabaseUnavailable
         within about `connect_timeout_s` when the server cannot be reached.
 
-        `api_*` bound the API's async read pool: its connections, how long a read waits for
-        one (then PoolTimeout), and how many reads may wait at once (more fail at once)."""
+        `api_*` bound the API's async reads: the pool's connections, how long a read waits for
+        one (then PoolTimeout), how many reads may wait at once (more fail at once), and a
+        read's whole deadline (then TimeoutError), connection wait included."""
         params: dict[str, Any] = conninfo_to_dict(url)
         params.setdefault("connect_timeout", connect_timeout_s)  # libpq's minimum is 2 s
         params.setdefault("application_name", "strobe")
         conninfo = make_conninfo(**params)
         self._conninfo = conninfo
-        self._api_pool = (api_pool_size, api_wait_s, api_max_waiting)
+        self._api_pool = (api_pool_size, api_wait_s, api_max_waiting, api_read_s)
         try:
             with psycopg.connect(conninfo, autocommit=True) as db:
                 migrate(db)
@@ -92,6 +97,8 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
             name="strobe-store",
             open=False,
         )
+        # New tasks from concurrent requests commit in groups: one transaction, one WAL flush.
+        self._new_tasks = GroupCommit(threading.Lock(), self._insert_tasks)
         try:
             self._pool.open(wait=True, timeout=max(connect_timeout_s, 2) * 2)
         except PoolTimeout as exc:
@@ -103,7 +110,7 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
 
     @asynccontextmanager
     async def api_reads(self) -> AsyncIterator[PostgresReads]:
-        size, wait_s, max_waiting = self._api_pool
+        size, wait_s, max_waiting, read_s = self._api_pool
         pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             self._conninfo,
             min_size=1,
@@ -117,37 +124,93 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         )
         await pool.open(wait=False)  # connects in the background; a read waits for it
         try:
-            yield PostgresReads(pool)
+            yield PostgresReads(pool, max_waiting=max_waiting, deadline_s=read_s)
         finally:
             await pool.close()
+
+    def _insert_tasks(self, rows: list[tuple[TaskRecord, MediaRecord | None]]) -> None:
+        # Pipelined: a group's inserts go out together, one round trip instead of one each.
+        with self._transaction() as db, db.pipeline():
+            for task, media in rows:
+                self._insert_task(db, task, media)
 
     def _sql(self, sql: str) -> str:
         return _to_pyformat(sql)
 
     @contextmanager
     def _connect(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._pool.connection() as db:
+        with _unavailable_as_store_error(), self._pool.connection() as db:
             yield db
 
     @contextmanager
     def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._pool.connection() as db, db.transaction():
+        with _unavailable_as_store_error(), self._pool.connection() as db, db.transaction():
             yield db
 
 
 class PostgresReads:
-    """`ApiReads` on an async pool: each read is one query, one round trip, on the loop."""
+    """`ApiReads` on an async pool: concurrent reads are coalesced into one query.
 
-    def __init__(self, pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]]) -> None:
+    A read joins a queue; up to `batches` queries run at once, each taking every read
+    queued when it starts (at most `BATCH_LIMIT`). One reader alone gets its own query at
+    once; under load a query answers many readers, so the cost per read in the driver and
+    the server falls as concurrency grows, the way group commit does for writes. Each read
+    is bounded: `max_waiting` queued at most (more fail at once), and `deadline_s` for its
+    query, connection wait included."""
+
+    BATCH_LIMIT = 64
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]],
+        *,
+        batches: int = 4,
+        max_waiting: int = 512,
+        deadline_s: float = 10.0,
+    ) -> None:
         self._pool = pool
+        self._batches = batches
+        self._max_waiting = max_waiting
+        self._deadline_s = deadline_s
+        self._queued: list[tuple[str, str, asyncio.Future[Any]]] = []
+        self._running: set[asyncio.Task[None]] = set()
 
     async def task_with_input(
         self, project_id: str, task_id: str
     ) -> tuple[TaskRecord | None, FileRecord | None]:
-        return task_with_input(await self._fetchone(TASK_WITH_INPUT, (task_id, project_id)))
+        if len(self._queued) >= self._max_waiting:
+            raise StoreUnavailable(f"{len(self._queued)} reads are already waiting")
+        read: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append((project_id, task_id, read))
+        if len(self._running) < self._batches:
+            runner = asyncio.create_task(self._run_batches())
+            self._running.add(runner)
+            runner.add_done_callback(self._running.discard)
+        return task_with_input(await read)
 
-    async def _fetchone(self, sql: str, params: Sequence[Any]) -> Any:
-        """One row, retried once on a fresh connection when the lent one turns out dead (a
+    async def _run_batches(self) -> None:
+        while self._queued:
+            batch = self._queued[: self.BATCH_LIMIT]
+            del self._queued[: self.BATCH_LIMIT]
+            ids = list({task_id for _, task_id, read in batch if not read.done()})
+            if not ids:
+                continue
+            try:
+                async with asyncio.timeout(self._deadline_s):
+                    rows = await self._fetchall(_TASKS_BY_IDS, (ids,))
+            except Exception as exc:  # each reader gets the error as its own
+                error = _store_error(exc)
+                for _, _, read in batch:
+                    if not read.done():
+                        read.set_exception(error)
+                continue
+            by_id = {(row[1], row[0]): row for row in rows}  # (project_id, id)
+            for project_id, task_id, read in batch:
+                if not read.done():
+                    read.set_result(by_id.get((project_id, task_id)))
+
+    async def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """The rows, retried once on a fresh connection when the lent one turns out dead (a
         restarted server whose goodbye had not arrived when the pool checked it). An
         exhausted pool is not retried: its error goes out as it is."""
         try:
@@ -158,10 +221,14 @@ class PostgresReads:
             log.info("retrying a read on a fresh connection: %s", _one_line(exc))
             return await self._query(sql, params)
 
-    async def _query(self, sql: str, params: Sequence[Any]) -> Any:
+    async def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         async with self._pool.connection() as db:
-            cursor = await db.execute(_to_pyformat(sql), tuple(params))
-            return await cursor.fetchone()
+            cursor = await db.execute(sql, tuple(params))
+            return await cursor.fetchall()
+
+
+# Tasks by id, with their outputs and inputs; a row is matched to its reader's project after.
+_TASKS_BY_IDS = f"{TASKS_WITH_INPUT} WHERE t.id = ANY(%s)"
 
 
 def migrate(db: psycopg.Connection[Any]) -> int:
@@ -218,6 +285,23 @@ def _server_spoke(db: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) ->
     poller = select.poll()
     poller.register(db.fileno(), select.POLLIN)
     return bool(poller.poll(0))
+
+
+@contextmanager
+def _unavailable_as_store_error() -> Iterator[None]:
+    try:
+        yield
+    except (PoolTimeout, TooManyRequests, psycopg.OperationalError) as exc:
+        raise _store_error(exc) from exc
+
+
+def _store_error(exc: Exception) -> Exception:
+    """An error from the pool or the connection as StoreUnavailable; any other as it is."""
+    if isinstance(exc, PoolTimeout | TooManyRequests | psycopg.OperationalError | TimeoutError):
+        error = StoreUnavailable(f"PostgreSQL: {_one_line(exc) or type(exc).__name__}")
+        error.__cause__ = exc
+        return error
+    return exc
 
 
 def _one_line(exc: BaseException) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pipeline.contract.errors import CANCELLED, WORKER_LOST
 from pipeline.ids import new_id, now_iso
 from pipeline.store import sql_paging as paging
+from pipeline.store.group_commit import GroupCommit
 from pipeline.store.port import (
     FileRecord,
     MediaRecord,
@@ -130,12 +131,12 @@ _TASK_SELECT = (
 )
 # A task by id with its output and its input file: what GET /tasks/{id} shows, in one query.
 _INPUT_COLUMNS = _FILE_COLUMNS.replace("f.", "i.")
-TASK_WITH_INPUT = (
+TASKS_WITH_INPUT = (
     f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS}, {_INPUT_COLUMNS} FROM tasks t "
     "LEFT JOIN files f ON f.id = t.output_file_id "
-    "LEFT JOIN files i ON i.id = t.input_file_id AND i.project_id = t.project_id "
-    "WHERE t.id = ? AND t.project_id = ?"
+    "LEFT JOIN files i ON i.id = t.input_file_id AND i.project_id = t.project_id"
 )
+TASK_WITH_INPUT = f"{TASKS_WITH_INPUT} WHERE t.id = ? AND t.project_id = ?"
 _HELD = "id=? AND lease_owner=? AND status='processing'"
 
 
@@ -172,9 +173,18 @@ class SqlStore(ABC):
 
     # tasks -----------------------------------------------------------------
 
+    # Adapters set it in __init__: new tasks from concurrent requests, one commit per group.
+    _new_tasks: GroupCommit[tuple[TaskRecord, MediaRecord | None]]
+
     def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
+        """Returns once the task (and its new media) is committed, in a group with those
+        created at the same moment on other threads (see group_commit.py)."""
+        self._new_tasks.write((task, media))
+
+    def _insert_tasks(self, rows: list[tuple[TaskRecord, MediaRecord | None]]) -> None:
         with self._transaction() as db:
-            self._insert_task(db, task, media)
+            for task, media in rows:
+                self._insert_task(db, task, media)
 
     def _insert_task(self, db: Connection, task: TaskRecord, media: MediaRecord | None) -> None:
         if media is not None:

@@ -6,10 +6,9 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.store.port import MediaRecord, TaskRecord
+from pipeline.store.group_commit import GroupCommit
 from pipeline.store.reads import LocalReads
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
@@ -27,8 +26,8 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()  # this thread's connection, and whether it is in use
         self._writing = threading.RLock()
-        self._queued: list[_Queued] = []  # tasks waiting for the next group commit
-        self._queue_lock = threading.Lock()
+        # New tasks commit in groups behind the same lock as every other write.
+        self._new_tasks = GroupCommit(self._writing, self._insert_tasks)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
         with self._transaction() as db:
@@ -46,35 +45,6 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
     async def api_reads(self) -> AsyncIterator[LocalReads]:
         # On the event loop: a local file, and WAL readers never wait for the writer.
         yield LocalReads(self)
-
-    def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
-        """Group commit: tasks created at once on several threads share one transaction, so
-        one fsync. Whoever takes the write lock commits every task queued by then; each call
-        returns once its own task is committed, and raises only if its own insert failed."""
-        mine = _Queued(task, media)
-        with self._queue_lock:
-            self._queued.append(mine)
-        with self._writing:
-            if not mine.done:
-                with self._queue_lock:
-                    batch, self._queued = self._queued, []
-                self._commit_tasks(batch)
-        if mine.error is not None:
-            raise mine.error
-
-    def _commit_tasks(self, batch: list[_Queued]) -> None:
-        try:
-            with self._transaction() as db:
-                for queued in batch:
-                    self._insert_task(db, queued.task, queued.media)
-        except Exception as exc:
-            if len(batch) > 1:  # each alone, so a bad one fails only its own request
-                for queued in batch:
-                    self._commit_tasks([queued])
-                return
-            batch[0].error = exc
-        for queued in batch:
-            queued.done = True
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -119,11 +89,3 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
-
-
-@dataclass
-class _Queued:
-    task: TaskRecord
-    media: MediaRecord | None
-    done: bool = False
-    error: Exception | None = None
