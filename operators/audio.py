@@ -8,10 +8,8 @@ from typing import Any
 from operators.base import Operator
 from operators.catalog import EXTENSIONS, MIMETYPES
 from operators.plans import plan_trim
-from pipeline.contract.errors import NO_AUDIO_STREAM, TaskError
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 from pipeline.contract.plans import AudioPlan
-from pipeline.contract.resources import Resources
 
 # format -> (codec family, default bitrate; None for uncompressed PCM)
 FORMATS: dict[str, tuple[str, int | None]] = {
@@ -24,15 +22,12 @@ FORMATS: dict[str, tuple[str, int | None]] = {
 class AudioOperator(Operator):
     kind = "audio"
     # Audio encoders are single-threaded and quick: two actors share a core.
-    resources = Resources(num_cpus=0.5)
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
         fmt = options.get("format") or "mp3"
         info = source.info
-        if not info.has_audio:
-            raise TaskError(NO_AUDIO_STREAM, "the input has no audio stream")
         codec, default_bitrate = FORMATS[fmt]
         plan = AudioPlan(
             container=fmt,

@@ -1,7 +1,9 @@
 """The contract every operator follows.
 
 An operator is built from its options, loads what it needs once in `setup()`, and turns
-one media input into one artifact in `process()`. It reads media only through the
+one media input into one artifact in `process()`. What it needs of its input and of a node
+is declared with its kind (`operators/catalog.py`): `process()` is only called with an
+input that has the streams its kind needs. It reads media only through the
 `MediaSource` protocol, so it never touches PyAV, storage or the network itself. The types
 it trades in live in `pipeline.contract` (docs/ARCHITECTURE.md, "The contract").
 """
@@ -18,7 +20,9 @@ from pipeline.contract.resources import Resources
 
 class Operator(ABC):
     kind: ClassVar[str]
-    resources: ClassVar[Resources] = Resources()
+    # None: its kind's `resources` in the catalog. Set only by an operator standing in for a
+    # kind with other needs (the runtime's tests).
+    resources: ClassVar[Resources | None] = None
     # How many tasks one actor runs at once (threads calling `process` on one instance).
     # Above 1 the operator must be thread-safe; detection kinds batch their frames across
     # the tasks in flight (docs/ARCHITECTURE.md, "Cross-task batching").

@@ -1,13 +1,21 @@
-"""Each kind declared once: what it produces, which options it takes, how long it may run
-and where its operator lives. Pure data, cheap to import.
+"""Each kind declared once: what it produces, which options it takes, the input streams it
+needs, what an actor of it asks of a node, how long it may run and where its operator
+lives. Pure data, cheap to import.
 
 The API validates requests against this table and its schema lists these kinds and
-formats; the workers load each kind's operator from `operator` (`operators.registry`).
+formats; the executor checks an input's streams against `needs` before the operator runs;
+the pool sizes actors from `resources`; the workers load each kind's operator from
+`operator` (`operators.registry`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
+
+from pipeline.contract.errors import NO_AUDIO_STREAM, NO_VIDEO_STREAM, TaskError
+from pipeline.contract.media import MediaInfo
+from pipeline.contract.resources import Resources
 
 
 @dataclass(frozen=True)
@@ -22,6 +30,27 @@ class Budget:
     per_sampled_fps: bool = False
 
 
+class Needs(Enum):
+    """The input stream a kind cannot run without (an input may have more)."""
+
+    NOTHING = "nothing"
+    PICTURE = "an image or a video stream"  # a still image will do
+    SIZED_PICTURE = "an image or a video stream with a frame size"
+    MOVING_PICTURE = "a video stream"  # a still image will not do
+    SOUND = "an audio stream"
+
+    def missing_from(self, info: MediaInfo) -> bool:
+        if self is Needs.SOUND:
+            return not info.has_audio
+        if self is Needs.PICTURE:
+            return not info.has_video
+        if self is Needs.SIZED_PICTURE:
+            return not info.has_video or not info.width or not info.height
+        if self is Needs.MOVING_PICTURE:
+            return not info.has_video or info.is_image or not info.width or not info.height
+        return False
+
+
 @dataclass(frozen=True)
 class KindSpec:
     kind: str
@@ -30,6 +59,17 @@ class KindSpec:
     options: frozenset[str]
     budget: Budget
     operator: str  # "package.module:Class", imported only by the workers that run the kind
+    needs: Needs = Needs.NOTHING
+    # What one actor of the kind asks of a node; a GPU or custom resource is dropped where
+    # no node has one (the CPU fallback, pipeline/runtime/placement.py).
+    resources: Resources = field(default_factory=Resources)
+
+    def check_input(self, info: MediaInfo) -> None:
+        """Refuse an input without the stream this kind needs: the one place that check is
+        made, before the operator runs (pipeline/executor.py)."""
+        if self.needs.missing_from(info):
+            code = NO_AUDIO_STREAM if self.needs is Needs.SOUND else NO_VIDEO_STREAM
+            raise TaskError(code, f"{self.kind} needs {self.needs.value}; the input has none")
 
 
 _COMMON = frozenset({"format", "filename"})
@@ -41,6 +81,9 @@ _DETECT = _COMMON | _TIME | frozenset({"fps", "confidence"})
 _ENCODE = Budget(base_s=120.0, per_media_s=8.0)
 _DETECT_BUDGET = Budget(base_s=120.0, per_media_s=3.0, per_sampled_fps=True)
 _TRANSCRIBE = Budget(base_s=180.0, per_media_s=4.0)
+# A model's actor shares a GPU (where a node has one) with others of its kind.
+_DETECTOR = Resources(num_cpus=0.5, num_gpus=0.25)
+_TRANSCRIBER = Resources(num_cpus=1.0, num_gpus=0.5)
 
 KINDS: dict[str, KindSpec] = {
     spec.kind: spec
@@ -52,6 +95,8 @@ KINDS: dict[str, KindSpec] = {
             _COMMON | _TIME | _SIZE | {"fps", "quality", "bitrate", "codec"},
             _ENCODE,
             "operators.video:VideoOperator",
+            needs=Needs.MOVING_PICTURE,
+            resources=Resources(num_cpus=1.0, custom={"nvenc": 1}),
         ),
         KindSpec(
             "image",
@@ -60,6 +105,8 @@ KINDS: dict[str, KindSpec] = {
             _COMMON | _SIZE | {"quality", "start"},
             Budget(base_s=120.0, per_media_s=0.0),
             "operators.image:ImageOperator",
+            needs=Needs.PICTURE,
+            resources=Resources(num_cpus=0.5),
         ),
         KindSpec(
             "audio",
@@ -68,6 +115,8 @@ KINDS: dict[str, KindSpec] = {
             _COMMON | _TIME | {"bitrate"},
             Budget(base_s=120.0, per_media_s=1.0),
             "operators.audio:AudioOperator",
+            needs=Needs.SOUND,
+            resources=Resources(num_cpus=0.5),
         ),
         KindSpec(
             "objects",
@@ -76,6 +125,8 @@ KINDS: dict[str, KindSpec] = {
             _DETECT,
             _DETECT_BUDGET,
             "operators.objects:ObjectsOperator",
+            needs=Needs.PICTURE,
+            resources=_DETECTOR,
         ),
         KindSpec(
             "faces",
@@ -84,6 +135,8 @@ KINDS: dict[str, KindSpec] = {
             _DETECT,
             _DETECT_BUDGET,
             "operators.faces:FacesOperator",
+            needs=Needs.PICTURE,
+            resources=Resources(num_cpus=0.5),  # OpenCV's cascade and DNN module run on CPU
         ),
         KindSpec(
             "text",
@@ -92,6 +145,8 @@ KINDS: dict[str, KindSpec] = {
             _DETECT,
             _DETECT_BUDGET,
             "operators.text:TextOperator",
+            needs=Needs.PICTURE,
+            resources=_DETECTOR,
         ),
         KindSpec(
             "nsfw",
@@ -100,6 +155,8 @@ KINDS: dict[str, KindSpec] = {
             _DETECT,
             _DETECT_BUDGET,
             "operators.nsfw:NsfwOperator",
+            needs=Needs.PICTURE,
+            resources=_DETECTOR,
         ),
         KindSpec(
             "speech",
@@ -108,6 +165,8 @@ KINDS: dict[str, KindSpec] = {
             _COMMON | _TIME | {"language"},
             _TRANSCRIBE,
             "operators.speech:SpeechOperator",
+            needs=Needs.SOUND,
+            resources=_TRANSCRIBER,
         ),
         KindSpec(
             "subtitles",
@@ -116,6 +175,8 @@ KINDS: dict[str, KindSpec] = {
             _COMMON | _TIME | {"language"},
             _TRANSCRIBE,
             "operators.subtitles:SubtitlesOperator",
+            needs=Needs.SOUND,
+            resources=_TRANSCRIBER,
         ),
         KindSpec(
             "outline",
@@ -124,6 +185,8 @@ KINDS: dict[str, KindSpec] = {
             _COMMON | {"language"},
             _TRANSCRIBE,
             "operators.outline:OutlineOperator",
+            needs=Needs.SOUND,
+            resources=_TRANSCRIBER,
         ),
         # Chapters decode every frame for scene cuts, then transcribe.
         KindSpec(
@@ -133,6 +196,8 @@ KINDS: dict[str, KindSpec] = {
             _COMMON | {"language"},
             _TRANSCRIBE,
             "operators.chapters:ChaptersOperator",
+            needs=Needs.MOVING_PICTURE,
+            resources=_TRANSCRIBER,
         ),
         KindSpec(
             "thumbnails",
@@ -141,6 +206,8 @@ KINDS: dict[str, KindSpec] = {
             _COMMON | _TIME | {"width", "count", "interval"},
             Budget(base_s=120.0, per_media_s=1.0),
             "operators.thumbnails:ThumbnailsOperator",
+            needs=Needs.SIZED_PICTURE,
+            resources=Resources(num_cpus=0.5),
         ),
     )
 }

@@ -19,7 +19,7 @@ from operators.keywords import keywords, title
 from operators.scenes import Cut, detect_cuts
 from operators.speech import Segment, TranscriptOperator
 from operators.subtitles import Cue, to_vtt
-from pipeline.contract.errors import MODEL_MISSING, NO_VIDEO_STREAM, TaskError
+from pipeline.contract.errors import MODEL_MISSING, TaskError
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 
 MIN_CHAPTER_FRACTION = 1 / 50
@@ -86,8 +86,6 @@ class ChaptersOperator(TranscriptOperator):
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
         info = source.info
-        if not info.has_video or info.is_image:
-            raise TaskError(NO_VIDEO_STREAM, "chapters need a video stream")
         share = SCAN_SHARE if info.has_audio else 1.0
         found = detect_cuts(source, progress=lambda done: progress(share * done))
         end = info.duration or 0.0

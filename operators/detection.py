@@ -23,13 +23,11 @@ from operators.base import Operator
 from operators.batching import Batcher
 from pipeline.contract.errors import (
     INPUT_UNREADABLE,
-    NO_VIDEO_STREAM,
     OPTION_OUT_OF_RANGE,
     TIMEOUT,
     TaskError,
 )
 from pipeline.contract.media import Artifact, MediaSource, Progress, Still, no_progress
-from pipeline.contract.resources import Resources
 
 DEFAULT_FPS = 1.0
 DEFAULT_CONFIDENCE = 0.5
@@ -149,8 +147,6 @@ def scan(
     batch_size: int = DEFAULT_BATCH,
 ) -> Scan:
     info = source.info
-    if not info.has_video:
-        raise TaskError(NO_VIDEO_STREAM, "the input has no image or video stream")
     duration = info.duration
     if not info.is_image and duration is not None and config.start >= duration:
         raise TaskError(
@@ -330,7 +326,6 @@ class DetectionOperator(Operator):
     cpu_batch_frames: ClassVar[int] = MAX_BATCH_FRAMES
     # A quarter of a GPU lets four detection actors share one; the pool claims GPUs only
     # where the cluster has them. On CPU half a core each: the worker often has two.
-    resources = Resources(num_cpus=0.5, num_gpus=0.25)
 
     def __init__(self) -> None:
         self.loaded = False

@@ -29,7 +29,6 @@ from operators.detection import Box, DetectConfig, DetectionOperator, Found, Sca
 from operators.models import MODELS, require, status
 from pipeline.contract.errors import MODEL_MISSING, TaskError
 from pipeline.contract.media import Artifact, MediaSource
-from pipeline.contract.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,6 @@ def choose_model(env: Mapping[str, str] | None = None, directory: Path | None = 
 
 class FacesOperator(DetectionOperator):
     kind = "faces"
-    resources = Resources(num_cpus=0.5)  # OpenCV's cascade and its DNN module run on CPU
 
     def __init__(self) -> None:
         super().__init__()

@@ -12,9 +12,8 @@ from PIL import Image
 from operators.base import Operator
 from operators.catalog import EXTENSIONS, MIMETYPES
 from operators.geometry import plan_resize
-from pipeline.contract.errors import NO_VIDEO_STREAM, OPTION_OUT_OF_RANGE, TaskError
+from pipeline.contract.errors import OPTION_OUT_OF_RANGE, TaskError
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
-from pipeline.contract.resources import Resources
 
 DEFAULT_QUALITY = 80
 # Formats whose encoders keep an alpha channel; others get transparency flattened.
@@ -47,15 +46,12 @@ class ImageConfig:
 class ImageOperator(Operator):
     kind = "image"
     # Encoding one still is short and mostly single-threaded: two actors share a core.
-    resources = Resources(num_cpus=0.5)
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
         config = ImageConfig.from_options(options)
         info = source.info
-        if not info.has_video:
-            raise TaskError(NO_VIDEO_STREAM, "the input has no image or video stream")
         if config.start and info.is_image:
             raise TaskError(OPTION_OUT_OF_RANGE, "start applies to videos; the input is an image")
         picture = Image.fromarray(source.still(config.start).pixels)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.contract.errors import INPUT_UNREADABLE, NO_VIDEO_STREAM, TaskError
+from pipeline.contract.errors import INPUT_UNREADABLE, TaskError
 from pipeline.contract.media import MediaSource, Progress, Still, no_progress
 
 SAMPLE_FPS = 4.0  # a boundary is placed within 1/4 s of the real cut
@@ -111,8 +111,6 @@ def detect_cuts(
 ) -> SceneDetector:
     """Scan the video between `start` and `end` at `fps` sampled frames a second."""
     info = source.info
-    if not info.has_video or info.is_image:
-        raise TaskError(NO_VIDEO_STREAM, "the input has no video stream to find scenes in")
     span = max((end or info.duration or 0.0) - start, 1e-6)
     detector = SceneDetector()
     for batch in _batches(source.frames(fps, start, end)):

@@ -23,9 +23,8 @@ from operators.base import Operator
 from operators.models import WHISPER_CHECKPOINTS, require
 from operators.plans import plan_trim
 from operators.vad import RATE, Spliced, Vad, groups
-from pipeline.contract.errors import MODEL_MISSING, NO_AUDIO_STREAM, OPTION_OUT_OF_RANGE, TaskError
+from pipeline.contract.errors import MODEL_MISSING, OPTION_OUT_OF_RANGE, TaskError
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
-from pipeline.contract.resources import Resources
 
 MODEL_ENV = "STROBE_WHISPER_MODEL"
 CPU_MODEL, GPU_MODEL = "small", "turbo"
@@ -121,7 +120,6 @@ class SpeechOperator(Operator):
 
     kind = "speech"
     # Whisper uses every core it is given; on GPU nodes half a GPU (fp16 `turbo` is ~2 GB).
-    resources = Resources(num_cpus=1.0, num_gpus=0.5)
 
     def __init__(self) -> None:
         self.model: Any = None
@@ -169,8 +167,6 @@ class SpeechOperator(Operator):
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Transcript:
         info = source.info
-        if not info.has_audio:
-            raise TaskError(NO_AUDIO_STREAM, "the input has no audio stream to transcribe")
         config = SpeechConfig.from_options(options, info.duration)
         self.load()
         stop = config.end if config.end is not None else info.duration

@@ -19,12 +19,10 @@ from operators.geometry import plan_resize
 from operators.plans import plan_trim
 from pipeline.contract.errors import (
     INPUT_UNREADABLE,
-    NO_VIDEO_STREAM,
     OPTION_OUT_OF_RANGE,
     TaskError,
 )
 from pipeline.contract.media import Artifact, Asset, MediaSource, Progress, no_progress
-from pipeline.contract.resources import Resources
 
 DEFAULT_COUNT = 10
 DEFAULT_WIDTH = 160
@@ -50,20 +48,18 @@ class Sheet:
 
 class ThumbnailsOperator(Operator):
     kind = "thumbnails"
-    resources = Resources(num_cpus=0.5)
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
         info = source.info
-        if not info.has_video or not info.width or not info.height:
-            raise TaskError(NO_VIDEO_STREAM, "the input has no video stream")
         trim = plan_trim(
             options.get("start"), options.get("end"), options.get("duration"), info.duration
         )
         end = trim.end if trim.end is not None else (info.duration or trim.start)
         span = max(0.0, end - trim.start)
         count, interval = _spacing(span, options.get("count"), options.get("interval"))
+        assert info.width and info.height  # its kind needs a sized picture (the catalog)
         size = plan_resize(
             info.width, info.height, options.get("width") or DEFAULT_WIDTH, None, None
         )

@@ -14,10 +14,9 @@ from operators.base import Operator
 from operators.catalog import EXTENSIONS, MIMETYPES, VIDEO_CODECS
 from operators.geometry import plan_resize
 from operators.plans import even_resize, plan_trim, shrink_resize
-from pipeline.contract.errors import NO_VIDEO_STREAM, OPTION_OUT_OF_RANGE, TaskError
+from pipeline.contract.errors import OPTION_OUT_OF_RANGE, TaskError
 from pipeline.contract.media import Artifact, Asset, MediaInfo, MediaSource, Progress, no_progress
 from pipeline.contract.plans import Encoded, Rendition, VideoPlan
-from pipeline.contract.resources import Resources
 
 # format -> (container, audio codec family); video codecs per format: catalog.VIDEO_CODECS
 FORMATS = {
@@ -63,15 +62,12 @@ class VideoOperator(Operator):
     kind = "video"
     # Encoders use every core they get; one actor per core keeps two tasks from thrashing.
     # An NVENC session where a node advertises `nvenc` (L4-class); else CPU encoders.
-    resources = Resources(num_cpus=1.0, custom={"nvenc": 1})
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
         config = VideoConfig.from_options(options)
         info = source.info
-        if not info.has_video or info.is_image or not info.width or not info.height:
-            raise TaskError(NO_VIDEO_STREAM, "the input has no video stream")
         container, audio = FORMATS[config.format]
         codec = video_codec(config)
         fps = config.fps or info.fps or FALLBACK_FPS

@@ -140,6 +140,7 @@ def _run(
             source_path, max_pixels=settings.max_input_pixels, workdir=Path(tmp) / "scratch"
         )
         monitor.input_probed(source.info.duration)
+        KINDS[job.kind].check_input(source.info)  # the streams the kind needs, checked once
         artifact = operator.process(
             source,
             job.options,

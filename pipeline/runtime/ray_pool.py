@@ -21,6 +21,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from operators.base import Operator
+from operators.catalog import KINDS
 from pipeline.config import Settings
 from pipeline.contract.errors import INTERNAL, WORKER_LOST
 from pipeline.executor import Failure, Job, JobResult
@@ -241,7 +242,7 @@ class RayActorPool:
 
     def shape(self, kind: str) -> Shape:
         """The Ray resources a new actor of `kind` asks for on the cluster as it is now."""
-        resources = self._operator(kind).resources
+        resources = self._operator(kind).resources or KINDS[kind].resources
         shape = actor_shape(resources, self._cluster_totals(), require=self.settings.require_gpu)
         wanted = {"GPU": resources.num_gpus, **resources.custom}
         for name in (n for n, amount in wanted.items() if amount and n not in shape):

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from operators.base import Operator
+from operators.catalog import KINDS, Needs
 from operators.image import ImageOperator
+from operators.registry import load_operator
 from pipeline.config import Settings
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 from pipeline.executor import FETCHED, PROCESSED, Job, JobResult, TaskMonitor, execute
@@ -282,6 +284,29 @@ def test_audio_only_input_has_no_video_stream(
 ) -> None:
     job = image_job(input_url=url(http_base, samples, samples.audio))
     error_of(run(job, storage, loopback), "no_video_stream", retryable=False)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_kind_refuses_an_input_without_the_stream_it_needs(
+    samples: Samples, storage: LocalStorage, settings: Settings, kind: str
+) -> None:
+    """Checked once, by the executor, from the kind's spec, before its (real) operator runs:
+    sound kinds get a silent video, picture kinds a file with sound only, moving-picture
+    kinds a still photo."""
+    needs = KINDS[kind].needs
+    lacking = {
+        Needs.SOUND: samples.clip,
+        Needs.PICTURE: samples.audio,
+        Needs.SIZED_PICTURE: samples.audio,
+        Needs.MOVING_PICTURE: samples.photo,
+    }[needs]
+    key = f"{PROJECT}/uploads/{lacking.name}"
+    storage.put_file(key, lacking, "application/octet-stream")
+    job = Job(new_id("tsk"), PROJECT, kind, {"format": KINDS[kind].formats[0]}, None, key)
+    result = execute(job, load_operator(kind)(), storage, settings)
+    code = "no_audio_stream" if needs is Needs.SOUND else "no_video_stream"
+    message = error_of(result, code, retryable=False)
+    assert message == f"{kind} needs {needs.value}; the input has none"
 
 
 def test_start_after_the_end_is_out_of_range(

@@ -26,7 +26,7 @@ from pipeline.runtime.retry import RetryPolicy
 from pipeline.storage import LocalStorage
 from pipeline.store import TaskRecord
 from pipeline.store.sqlite import SQLiteStore
-from tests.support.media import make_image
+from tests.support.media import make_video
 from tests.support.records import file_record
 from tests.support.runtime_operators import NEEDS_TPU, SCRIPTED, WHOLE_CPU
 
@@ -103,9 +103,10 @@ def worker(
     node_is_free()
     store = SQLiteStore(settings.data_dir / "strobe.db")
     storage = LocalStorage(settings.data_dir / "objects")
-    picture = make_image(tmp_path / "in.png", width=64, height=48)
-    storage.put_file("prj_a/uploads/in.png", picture, "image/png")
-    store.create_file(replace(file_record(), id="file_in", storage_key="prj_a/uploads/in.png"))
+    # A video with sound has every stream a kind can need, whichever kind a test runs.
+    clip = make_video(tmp_path / "in.mp4", width=64, height=48, seconds=1.0, audio=True)
+    storage.put_file("prj_a/uploads/in.mp4", clip, "video/mp4")
+    store.create_file(replace(file_record(), id="file_in", storage_key="prj_a/uploads/in.mp4"))
     pool = RayActorPool(settings, operators)
     dispatcher = Dispatcher(
         store,

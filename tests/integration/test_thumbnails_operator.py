@@ -89,12 +89,6 @@ def test_defaults_and_trim(samples: Samples) -> None:
     assert cues[0][0] == 1.0 and cues[-1][1] == pytest.approx(2.0)
 
 
-def test_audio_only_input_has_no_video_stream(samples: Samples) -> None:
-    with pytest.raises(TaskError) as caught:
-        run(samples.audio)
-    assert caught.value.code == "no_video_stream"
-
-
 def test_too_many_thumbnails_are_out_of_range(samples: Samples) -> None:
     with pytest.raises(TaskError) as caught:
         run(samples.clip, interval=0.001)

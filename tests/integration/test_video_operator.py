@@ -251,10 +251,6 @@ def test_progress_rises_to_the_end(samples: Samples, tmp_path: Path) -> None:
     assert seen[-1] > 0.9
 
 
-def test_audio_only_input_has_no_video_stream(samples: Samples, tmp_path: Path) -> None:
-    assert refused(samples.audio, tmp_path).code == "no_video_stream"
-
-
 def test_start_after_the_end_is_out_of_range(samples: Samples, tmp_path: Path) -> None:
     error = refused(samples.clip, tmp_path, start=5)
     assert error.code == "option_out_of_range" and "start" in error.message

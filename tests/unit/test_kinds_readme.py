@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from operators.catalog import CODEC_NAMES, FORMAT_ALIASES, FORMAT_NAMES, KINDS, VIDEO_CODECS
+from operators.catalog import (
+    CODEC_NAMES,
+    FORMAT_ALIASES,
+    FORMAT_NAMES,
+    KINDS,
+    VIDEO_CODECS,
+    Needs,
+)
 from operators.registry import OPERATORS, load_operator
 from pipeline.api.schemas import TaskCreate
 
@@ -54,6 +61,19 @@ def test_the_row_names_the_kinds_formats_and_options(kind: str) -> None:
     # Each video format's codecs are named in its row too.
     if kind == "video":
         assert {c for codecs in VIDEO_CODECS.values() for c in codecs} <= named
+
+
+NEEDS_ROWS = table("| kinds | the input needs |")
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_needs_row_says_what_the_kind_needs(kind: str) -> None:
+    row = NEEDS_ROWS[kind]
+    needs = KINDS[kind].needs
+    said = row.strip()
+    assert said.startswith(needs.value) and said[len(needs.value) :][:2] in (" (", "; "), row
+    code = "no_audio_stream" if needs is Needs.SOUND else "no_video_stream"
+    assert f"`{code}`" in row
 
 
 BUDGET_ROWS = table("| kinds | base | per second of media |")
