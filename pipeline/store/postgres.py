@@ -23,27 +23,14 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
 from pipeline.store.group_commit import GroupCommit
+from pipeline.store.migrations import LATEST, steps
 from pipeline.store.port import FileRecord, MediaRecord, StoreUnavailable, TaskRecord
-from pipeline.store.sql import SCHEMA, TASKS_WITH_INPUT, iter_statements, task_with_input
+from pipeline.store.sql import TASKS_WITH_INPUT, task_with_input
 from pipeline.store.sql_library import LibraryStore
-from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
-from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
-from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
+from pipeline.store.sql_secrets import WebhookSecretsStore
+from pipeline.store.sql_workers import WorkerReportsStore
 
 log = logging.getLogger(__name__)
-
-# Schema versions, oldest first: version N is reached by running MIGRATIONS[N - 1].
-# Add a version with ALTERs; never edit one that has shipped.
-MIGRATIONS: tuple[str, ...] = (
-    SCHEMA.format(float="DOUBLE PRECISION"),
-    WORKERS_SCHEMA.format(float="DOUBLE PRECISION"),
-    WEBHOOK_SECRETS_SCHEMA.format(float="DOUBLE PRECISION"),
-    # Lists by index at any depth; the (project_id, created) ones are prefixes of the new.
-    LIST_INDEXES
-    + "DROP INDEX IF EXISTS tasks_project; DROP INDEX IF EXISTS files_project; "
-    + "DROP INDEX IF EXISTS media_project;",
-    LIST_BOTH_FILTERS_INDEXES,
-)
 
 # pg_advisory_xact_lock key serialising schema changes across replicas ("Strobe" in ASCII).
 _SCHEMA_LOCK = 0x5374726F6265
@@ -232,27 +219,24 @@ _TASKS_BY_IDS = f"{TASKS_WITH_INPUT} WHERE t.id = ANY(%s)"
 
 
 def migrate(db: psycopg.Connection[Any]) -> int:
-    """Bring the schema to the latest version, in one transaction, one replica at a time.
-
-    Returns the version the database is at."""
+    """Bring the schema to the latest version (pipeline/store/migrations.py), in one
+    transaction, one replica at a time. Returns the version the database is at."""
     with db.transaction():
         db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         db.execute("CREATE TABLE IF NOT EXISTS strobe_schema (version INTEGER NOT NULL)")
         row = db.execute("SELECT max(version) FROM strobe_schema").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
-        if current > len(MIGRATIONS):
-            log.warning(
-                "database schema v%d is newer than this Strobe's (v%d)", current, len(MIGRATIONS)
-            )
+        if current > LATEST:
+            log.warning("database schema v%d is newer than this Strobe's (v%d)", current, LATEST)
             return current
-        for version in range(current + 1, len(MIGRATIONS) + 1):
-            for statement in iter_statements(MIGRATIONS[version - 1]):
+        for version, statements in steps(current, "DOUBLE PRECISION"):
+            for statement in statements:
                 db.execute(statement)
             log.info("database schema migrated to v%d", version)
-        if current < len(MIGRATIONS):
+        if current < LATEST:
             db.execute("DELETE FROM strobe_schema")
-            db.execute("INSERT INTO strobe_schema (version) VALUES (%s)", (len(MIGRATIONS),))
-        return max(current, len(MIGRATIONS))
+            db.execute("INSERT INTO strobe_schema (version) VALUES (%s)", (LATEST,))
+        return max(current, LATEST)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -9,12 +10,13 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from pipeline.store.group_commit import GroupCommit
+from pipeline.store.migrations import LATEST, steps
 from pipeline.store.reads import LocalReads
-from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_library import LibraryStore
-from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
-from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA, WebhookSecretsStore
-from pipeline.store.sql_workers import WORKERS_SCHEMA, WorkerReportsStore
+from pipeline.store.sql_secrets import WebhookSecretsStore
+from pipeline.store.sql_workers import WorkerReportsStore
+
+log = logging.getLogger(__name__)
 
 
 class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
@@ -30,16 +32,26 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         self._new_tasks = GroupCommit(self._writing, self._insert_tasks)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
+        self.schema_version = self._migrate()
+
+    def _migrate(self) -> int:
+        """Bring the schema to the latest version (pipeline/store/migrations.py) in one
+        transaction; BEGIN IMMEDIATE makes other processes opening it wait their turn.
+        Returns the version the database is at."""
         with self._transaction() as db:
-            schema = (
-                SCHEMA
-                + WORKERS_SCHEMA
-                + WEBHOOK_SECRETS_SCHEMA
-                + LIST_INDEXES
-                + LIST_BOTH_FILTERS_INDEXES
-            )
-            for statement in iter_statements(schema.format(float="REAL")):
-                db.execute(statement)
+            current = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if current > LATEST:
+                log.warning(
+                    "database schema v%d is newer than this Strobe's (v%d)", current, LATEST
+                )
+                return current
+            for version, statements in steps(current, "REAL"):
+                for statement in statements:
+                    db.execute(statement)
+                log.info("database schema migrated to v%d", version)
+            if current < LATEST:
+                db.execute(f"PRAGMA user_version = {LATEST:d}")
+            return max(current, LATEST)
 
     @asynccontextmanager
     async def api_reads(self) -> AsyncIterator[LocalReads]:

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 
 from pipeline.store import open_store
-from pipeline.store.postgres import MIGRATIONS, DatabaseUnavailable, PostgresStore
+from pipeline.store.migrations import MIGRATIONS
+from pipeline.store.postgres import DatabaseUnavailable, PostgresStore
 from tests.support.postgres import create_database, drop_database, postgres_server
 from tests.support.records import output_for, task_record
 

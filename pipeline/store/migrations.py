@@ -1,0 +1,36 @@
+"""The schema's versions, oldest first, shared by both SQL adapters.
+
+Version N is reached by running `MIGRATIONS[N - 1]`; `{float}` is the adapter's floating
+point type. PostgreSQL records the version in `strobe_schema`, SQLite in `PRAGMA
+user_version`; each adapter runs the missing versions in one transaction, one process at a
+time, and leaves a database from a newer Strobe alone. Add a version with ALTERs; never
+edit one that has shipped. The first versions create with IF NOT EXISTS, so a database from
+before versions were kept (SQLite's, at version 0 with every table) passes through them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pipeline.store.sql import SCHEMA, iter_statements
+from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
+from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA
+from pipeline.store.sql_workers import WORKERS_SCHEMA
+
+MIGRATIONS: tuple[str, ...] = (
+    SCHEMA,
+    WORKERS_SCHEMA,
+    WEBHOOK_SECRETS_SCHEMA,
+    # Lists by index at any depth; the (project_id, created) ones are prefixes of the new.
+    LIST_INDEXES
+    + "DROP INDEX IF EXISTS tasks_project; DROP INDEX IF EXISTS files_project; "
+    + "DROP INDEX IF EXISTS media_project;",
+    LIST_BOTH_FILTERS_INDEXES,
+)
+LATEST = len(MIGRATIONS)
+
+
+def steps(current: int, float_type: str) -> Iterator[tuple[int, list[str]]]:
+    """(version, its statements) for each version after `current`, oldest first."""
+    for version in range(current + 1, LATEST + 1):
+        yield version, list(iter_statements(MIGRATIONS[version - 1].format(float=float_type)))
