@@ -21,7 +21,6 @@ FORMATS: dict[str, tuple[str, int | None]] = {
 
 class AudioOperator(Operator):
     kind = "audio"
-    # Audio encoders are single-threaded and quick: two actors share a core.
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress

@@ -81,9 +81,16 @@ _DETECT = _COMMON | _TIME | frozenset({"fps", "confidence"})
 _ENCODE = Budget(base_s=120.0, per_media_s=8.0)
 _DETECT_BUDGET = Budget(base_s=120.0, per_media_s=3.0, per_sampled_fps=True)
 _TRANSCRIBE = Budget(base_s=180.0, per_media_s=4.0)
-# A model's actor shares a GPU (where a node has one) with others of its kind.
+# Resources. The pool claims GPUs and custom resources only where the cluster has them.
+# A quarter of a GPU lets four detection actors share one; on CPU half a core each.
 _DETECTOR = Resources(num_cpus=0.5, num_gpus=0.25)
+# Whisper uses every core it is given; on GPU nodes half a GPU (fp16 `turbo` is ~2 GB).
 _TRANSCRIBER = Resources(num_cpus=1.0, num_gpus=0.5)
+# Video encoders use every core they get: one actor per core keeps two tasks from thrashing;
+# an NVENC session where a node advertises `nvenc` (L4-class), else CPU encoders.
+_ENCODER = Resources(num_cpus=1.0, custom={"nvenc": 1})
+# Encoding a still, audio or a sprite is short and mostly single-threaded: two share a core.
+_LIGHT = Resources(num_cpus=0.5)
 
 KINDS: dict[str, KindSpec] = {
     spec.kind: spec
@@ -96,7 +103,7 @@ KINDS: dict[str, KindSpec] = {
             _ENCODE,
             "operators.video:VideoOperator",
             needs=Needs.MOVING_PICTURE,
-            resources=Resources(num_cpus=1.0, custom={"nvenc": 1}),
+            resources=_ENCODER,
         ),
         KindSpec(
             "image",
@@ -106,7 +113,7 @@ KINDS: dict[str, KindSpec] = {
             Budget(base_s=120.0, per_media_s=0.0),
             "operators.image:ImageOperator",
             needs=Needs.PICTURE,
-            resources=Resources(num_cpus=0.5),
+            resources=_LIGHT,
         ),
         KindSpec(
             "audio",
@@ -116,7 +123,7 @@ KINDS: dict[str, KindSpec] = {
             Budget(base_s=120.0, per_media_s=1.0),
             "operators.audio:AudioOperator",
             needs=Needs.SOUND,
-            resources=Resources(num_cpus=0.5),
+            resources=_LIGHT,
         ),
         KindSpec(
             "objects",
@@ -136,7 +143,7 @@ KINDS: dict[str, KindSpec] = {
             _DETECT_BUDGET,
             "operators.faces:FacesOperator",
             needs=Needs.PICTURE,
-            resources=Resources(num_cpus=0.5),  # OpenCV's cascade and DNN module run on CPU
+            resources=_LIGHT,  # OpenCV's cascade and DNN module run on CPU: no GPU
         ),
         KindSpec(
             "text",
@@ -207,7 +214,7 @@ KINDS: dict[str, KindSpec] = {
             Budget(base_s=120.0, per_media_s=1.0),
             "operators.thumbnails:ThumbnailsOperator",
             needs=Needs.SIZED_PICTURE,
-            resources=Resources(num_cpus=0.5),
+            resources=_LIGHT,
         ),
     )
 }

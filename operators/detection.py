@@ -324,8 +324,6 @@ class DetectionOperator(Operator):
     # keeps on CPU the batch one task sends alone.
     max_batch_frames: ClassVar[int] = MAX_BATCH_FRAMES
     cpu_batch_frames: ClassVar[int] = MAX_BATCH_FRAMES
-    # A quarter of a GPU lets four detection actors share one; the pool claims GPUs only
-    # where the cluster has them. On CPU half a core each: the worker often has two.
 
     def __init__(self) -> None:
         self.loaded = False

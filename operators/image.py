@@ -45,7 +45,6 @@ class ImageConfig:
 
 class ImageOperator(Operator):
     kind = "image"
-    # Encoding one still is short and mostly single-threaded: two actors share a core.
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress

@@ -119,7 +119,6 @@ class SpeechOperator(Operator):
     runtime fails the task with it and calls `setup` again before the next one."""
 
     kind = "speech"
-    # Whisper uses every core it is given; on GPU nodes half a GPU (fp16 `turbo` is ~2 GB).
 
     def __init__(self) -> None:
         self.model: Any = None

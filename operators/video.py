@@ -60,8 +60,6 @@ class VideoConfig:
 
 class VideoOperator(Operator):
     kind = "video"
-    # Encoders use every core they get; one actor per core keeps two tasks from thrashing.
-    # An NVENC session where a node advertises `nvenc` (L4-class); else CPU encoders.
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
