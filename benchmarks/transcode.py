@@ -29,7 +29,8 @@ from typing import Any
 
 import httpx
 
-from operators.video import VideoConfig, VideoOperator, renditions
+from operators.options import VideoOptions
+from operators.video import VideoOperator, renditions
 from pipeline.media.file import MediaFile
 
 FPS = 30
@@ -126,7 +127,7 @@ def ffmpeg_cmaf(source: Path, out: Path) -> int:
     shutil.rmtree(out, ignore_errors=True)
     info = MediaFile(source).info
     gop = str(4 * FPS)
-    for index, r in enumerate(renditions(info, VideoConfig(format="cmaf"), FPS)):
+    for index, r in enumerate(renditions(info, VideoOptions(format="cmaf"), FPS)):
         folder = out / f"r{index}"
         folder.mkdir(parents=True)
         subprocess.run(

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from operators.base import Operator
-from operators.catalog import EXTENSIONS, MIMETYPES
+from operators.catalog import EXTENSIONS, KINDS, MIMETYPES
+from operators.options import AudioOptions
 from operators.plans import plan_trim
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 from pipeline.contract.plans import AudioPlan
@@ -25,16 +26,14 @@ class AudioOperator(Operator):
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
-        fmt = options.get("format") or "mp3"
-        info = source.info
+        config: AudioOptions = KINDS["audio"].parse_options(options)
+        fmt = config.format
         codec, default_bitrate = FORMATS[fmt]
         plan = AudioPlan(
             container=fmt,
             codec=codec,
-            bitrate=(options.get("bitrate") or default_bitrate) if default_bitrate else None,
-            trim=plan_trim(
-                options.get("start"), options.get("end"), options.get("duration"), info.duration
-            ),
+            bitrate=(config.bitrate or default_bitrate) if default_bitrate else None,
+            trim=plan_trim(config.start, config.end, config.duration, source.info.duration),
         )
         encoded = source.encode_audio(plan, progress)
         return Artifact(

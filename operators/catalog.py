@@ -10,9 +10,22 @@ the pool sizes actors from `resources`; the workers load each kind's operator fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
+from operators.options import (
+    AudioOptions,
+    DetectOptions,
+    ImageOptions,
+    KindOptions,
+    ThumbnailsOptions,
+    TranscriptOptions,
+    VideoOptions,
+    WholeInputTranscriptOptions,
+    parse,
+)
 from pipeline.contract.errors import NO_AUDIO_STREAM, NO_VIDEO_STREAM, TaskError
 from pipeline.contract.media import MediaInfo
 from pipeline.contract.resources import Resources
@@ -56,13 +69,22 @@ class KindSpec:
     kind: str
     object: str  # "source", "track" or "intelligence"
     formats: tuple[str, ...]  # first one is the default
-    options: frozenset[str]
+    options: type[KindOptions]  # their types, ranges and defaults (operators/options.py)
     budget: Budget
     operator: str  # "package.module:Class", imported only by the workers that run the kind
     needs: Needs = Needs.NOTHING
     # What one actor of the kind asks of a node; a GPU or custom resource is dropped where
     # no node has one (the CPU fallback, pipeline/runtime/placement.py).
     resources: Resources = field(default_factory=Resources)
+
+    @property
+    def option_names(self) -> frozenset[str]:
+        return self.options.names()
+
+    def parse_options(self, options: Mapping[str, Any]) -> Any:
+        """A task's stored options as the kind's model (`options.parse`), the format
+        defaulting to the kind's first. Typed by the caller: `opts: VideoOptions = ...`."""
+        return parse(self.options, {"format": self.formats[0], **options})
 
     def check_input(self, info: MediaInfo) -> None:
         """Refuse an input without the stream this kind needs: the one place that check is
@@ -72,10 +94,6 @@ class KindSpec:
             raise TaskError(code, f"{self.kind} needs {self.needs.value}; the input has none")
 
 
-_COMMON = frozenset({"format", "filename"})
-_TIME = frozenset({"start", "end", "duration"})
-_SIZE = frozenset({"width", "height", "fit"})
-_DETECT = _COMMON | _TIME | frozenset({"fps", "confidence"})
 # Budgets: a 720p x264 encode runs at ~4x real time on 2 cores (a CMAF ladder or AV1 far
 # slower); OCR takes ~0.2 s a sampled frame; Whisper `small` on a CPU ~1x real time.
 _ENCODE = Budget(base_s=120.0, per_media_s=8.0)
@@ -99,7 +117,7 @@ KINDS: dict[str, KindSpec] = {
             "video",
             "source",
             ("mp4", "webm", "av1", "cmaf"),
-            _COMMON | _TIME | _SIZE | {"fps", "quality", "bitrate", "codec"},
+            VideoOptions,
             _ENCODE,
             "operators.video:VideoOperator",
             needs=Needs.MOVING_PICTURE,
@@ -109,7 +127,7 @@ KINDS: dict[str, KindSpec] = {
             "image",
             "source",
             ("jpeg", "png", "webp", "avif"),
-            _COMMON | _SIZE | {"quality", "start"},
+            ImageOptions,
             Budget(base_s=120.0, per_media_s=0.0),
             "operators.image:ImageOperator",
             needs=Needs.PICTURE,
@@ -119,7 +137,7 @@ KINDS: dict[str, KindSpec] = {
             "audio",
             "source",
             ("mp3", "wav", "ogg"),
-            _COMMON | _TIME | {"bitrate"},
+            AudioOptions,
             Budget(base_s=120.0, per_media_s=1.0),
             "operators.audio:AudioOperator",
             needs=Needs.SOUND,
@@ -129,7 +147,7 @@ KINDS: dict[str, KindSpec] = {
             "objects",
             "intelligence",
             ("json",),
-            _DETECT,
+            DetectOptions,
             _DETECT_BUDGET,
             "operators.objects:ObjectsOperator",
             needs=Needs.PICTURE,
@@ -139,7 +157,7 @@ KINDS: dict[str, KindSpec] = {
             "faces",
             "intelligence",
             ("json",),
-            _DETECT,
+            DetectOptions,
             _DETECT_BUDGET,
             "operators.faces:FacesOperator",
             needs=Needs.PICTURE,
@@ -149,7 +167,7 @@ KINDS: dict[str, KindSpec] = {
             "text",
             "intelligence",
             ("json",),
-            _DETECT,
+            DetectOptions,
             _DETECT_BUDGET,
             "operators.text:TextOperator",
             needs=Needs.PICTURE,
@@ -159,7 +177,7 @@ KINDS: dict[str, KindSpec] = {
             "nsfw",
             "intelligence",
             ("json",),
-            _DETECT,
+            DetectOptions,
             _DETECT_BUDGET,
             "operators.nsfw:NsfwOperator",
             needs=Needs.PICTURE,
@@ -169,7 +187,7 @@ KINDS: dict[str, KindSpec] = {
             "speech",
             "intelligence",
             ("json",),
-            _COMMON | _TIME | {"language"},
+            TranscriptOptions,
             _TRANSCRIBE,
             "operators.speech:SpeechOperator",
             needs=Needs.SOUND,
@@ -179,7 +197,7 @@ KINDS: dict[str, KindSpec] = {
             "subtitles",
             "track",
             ("vtt", "srt"),
-            _COMMON | _TIME | {"language"},
+            TranscriptOptions,
             _TRANSCRIBE,
             "operators.subtitles:SubtitlesOperator",
             needs=Needs.SOUND,
@@ -189,7 +207,7 @@ KINDS: dict[str, KindSpec] = {
             "outline",
             "intelligence",
             ("json",),
-            _COMMON | {"language"},
+            WholeInputTranscriptOptions,
             _TRANSCRIBE,
             "operators.outline:OutlineOperator",
             needs=Needs.SOUND,
@@ -200,7 +218,7 @@ KINDS: dict[str, KindSpec] = {
             "chapters",
             "track",
             ("json", "vtt"),
-            _COMMON | {"language"},
+            WholeInputTranscriptOptions,
             _TRANSCRIBE,
             "operators.chapters:ChaptersOperator",
             needs=Needs.MOVING_PICTURE,
@@ -210,7 +228,7 @@ KINDS: dict[str, KindSpec] = {
             "thumbnails",
             "track",
             ("json",),
-            _COMMON | _TIME | {"width", "count", "interval"},
+            ThumbnailsOptions,
             Budget(base_s=120.0, per_media_s=1.0),
             "operators.thumbnails:ThumbnailsOperator",
             needs=Needs.SIZED_PICTURE,
@@ -222,20 +240,12 @@ KINDS: dict[str, KindSpec] = {
 KIND_NAMES = tuple(KINDS)
 FORMAT_NAMES = tuple(dict.fromkeys(f for spec in KINDS.values() for f in spec.formats))
 
-# Video codecs each video format can hold; the first one is the default.
-VIDEO_CODECS: dict[str, tuple[str, ...]] = {
-    "mp4": ("h264", "hevc"),
-    "webm": ("vp9", "vp8", "av1"),
-    "av1": ("av1",),
-    "cmaf": ("h264", "hevc"),
-}
 
 # Formats that name one kind, so `{"format": "jpeg"}` alone means an image task.
 FORMAT_KIND: dict[str, str] = {
     fmt: spec.kind for spec in KINDS.values() if spec.object == "source" for fmt in spec.formats
 }
 FORMAT_ALIASES = {"jpg": "jpeg"}
-CODEC_NAMES = tuple(dict.fromkeys(c for codecs in VIDEO_CODECS.values() for c in codecs))
 
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 MIMETYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}

@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from operators.catalog import KINDS
 from operators.keywords import keywords, title
+from operators.options import WholeInputTranscriptOptions, parse
 from operators.scenes import Cut, detect_cuts
 from operators.speech import Segment, TranscriptOperator
 from operators.subtitles import Cue, to_vtt
@@ -104,7 +106,7 @@ class ChaptersOperator(TranscriptOperator):
                 for i, c in enumerate(chapters)
             ],
         }
-        fmt = options.get("format") or "json"
+        fmt = KINDS["chapters"].parse_options(options).format
         if fmt == "vtt":
             body = to_vtt([Cue(c.start, c.end, (c.title,)) for c in chapters]).encode()
         else:
@@ -124,7 +126,7 @@ class ChaptersOperator(TranscriptOperator):
         """The transcript's segments when the input has sound and Whisper is installed."""
         if not source.info.has_audio:
             return (), "numbered"
-        speech_options = {"language": options.get("language")}
+        speech_options = {"language": parse(WholeInputTranscriptOptions, options).language}
         try:
             transcript = self.speech.transcribe(
                 source, speech_options, lambda done: progress(share + (1 - share) * done)

@@ -21,6 +21,7 @@ import numpy as np
 
 from operators.base import Operator
 from operators.batching import Batcher
+from operators.options import DetectOptions, parse
 from pipeline.contract.errors import (
     INPUT_UNREADABLE,
     OPTION_OUT_OF_RANGE,
@@ -29,8 +30,6 @@ from pipeline.contract.errors import (
 )
 from pipeline.contract.media import Artifact, MediaSource, Progress, Still, no_progress
 
-DEFAULT_FPS = 1.0
-DEFAULT_CONFIDENCE = 0.5
 DEFAULT_BATCH = 8
 # One model call across the tasks in flight: at most this many frames and this many bytes of
 # RGB pixels. The frame count binds up to 1080p (6 MiB a frame); at 4K (24 MiB) the bytes
@@ -51,29 +50,24 @@ DECIMALS_TIME, DECIMALS_BOX, DECIMALS_SCORE = 3, 4, 4
 
 @dataclass(frozen=True)
 class DetectConfig:
-    fps: float = DEFAULT_FPS
-    confidence: float = DEFAULT_CONFIDENCE
+    """The scan a detection task asks for: its options (`DetectOptions`), with `duration`
+    turned into an end."""
+
+    fps: float
+    confidence: float
     start: float = 0.0
     end: float | None = None
 
     @classmethod
-    def from_options(
-        cls, options: Mapping[str, Any], default_confidence: float = DEFAULT_CONFIDENCE
-    ) -> DetectConfig:
-        fps = options.get("fps") or DEFAULT_FPS
-        confidence = options.get("confidence")
-        confidence = default_confidence if confidence is None else float(confidence)
-        start = float(options.get("start") or 0.0)
-        end = options.get("end")
-        if end is None and options.get("duration") is not None:
-            end = start + float(options["duration"])
-        if not 0.0 <= confidence <= 1.0:
-            raise TaskError(OPTION_OUT_OF_RANGE, f"confidence must be 0-1, got {confidence:g}")
-        if not fps > 0:
-            raise TaskError(OPTION_OUT_OF_RANGE, f"fps must be above 0, got {fps:g}")
-        if end is not None and float(end) <= start:
+    def from_options(cls, options: Mapping[str, Any]) -> DetectConfig:
+        given = parse(DetectOptions, options)
+        start = given.start or 0.0
+        end = given.end
+        if end is None and given.duration is not None:
+            end = start + given.duration
+        if end is not None and end <= start:
             raise TaskError(OPTION_OUT_OF_RANGE, f"end {end:g} s is not after start {start:g} s")
-        return cls(float(fps), confidence, start, None if end is None else float(end))
+        return cls(float(given.fps), float(given.confidence), start, end)
 
 
 @dataclass(frozen=True)

@@ -4,43 +4,21 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
 
 from operators.base import Operator
-from operators.catalog import EXTENSIONS, MIMETYPES
+from operators.catalog import EXTENSIONS, KINDS, MIMETYPES
 from operators.geometry import plan_resize
+from operators.options import ImageOptions
 from pipeline.contract.errors import OPTION_OUT_OF_RANGE, TaskError
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 
-DEFAULT_QUALITY = 80
 # Formats whose encoders keep an alpha channel; others get transparency flattened.
 ALPHA_FORMATS = frozenset({"png", "webp", "avif"})
 JPEG_BACKGROUND = (255, 255, 255)
 PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
-
-
-@dataclass(frozen=True)
-class ImageConfig:
-    format: str = "jpeg"
-    width: int | None = None
-    height: int | None = None
-    fit: str | None = None
-    quality: int = DEFAULT_QUALITY
-    start: float | None = None
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> ImageConfig:
-        return cls(
-            format=options.get("format") or "jpeg",
-            width=options.get("width"),
-            height=options.get("height"),
-            fit=options.get("fit"),
-            quality=options.get("quality") or DEFAULT_QUALITY,
-            start=options.get("start"),
-        )
 
 
 class ImageOperator(Operator):
@@ -49,7 +27,7 @@ class ImageOperator(Operator):
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
-        config = ImageConfig.from_options(options)
+        config: ImageOptions = KINDS["image"].parse_options(options)
         info = source.info
         if config.start and info.is_image:
             raise TaskError(OPTION_OUT_OF_RANGE, "start applies to videos; the input is an image")
@@ -65,7 +43,7 @@ class ImageOperator(Operator):
         )
 
 
-def resize(picture: Image.Image, config: ImageConfig, *, keep_alpha: bool) -> Image.Image:
+def resize(picture: Image.Image, config: ImageOptions, *, keep_alpha: bool) -> Image.Image:
     if picture.mode == "RGBA" and not keep_alpha:
         flat = Image.new("RGB", picture.size, JPEG_BACKGROUND)
         flat.paste(picture, mask=picture.getchannel("A"))
@@ -82,7 +60,7 @@ def resize(picture: Image.Image, config: ImageConfig, *, keep_alpha: bool) -> Im
     return canvas
 
 
-def encode(picture: Image.Image, config: ImageConfig) -> bytes:
+def encode(picture: Image.Image, config: ImageOptions) -> bytes:
     out = io.BytesIO()
     if config.format == "png":
         picture.save(out, "PNG", optimize=False, compress_level=6)

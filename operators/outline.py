@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from operators.keywords import keywords, tfidf, title
+from operators.options import WholeInputTranscriptOptions, parse
 from operators.scenes import detect_cuts
 from operators.speech import Segment, TranscriptOperator
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
@@ -134,7 +135,9 @@ class OutlineOperator(TranscriptOperator):
         info = source.info
         share = SPEECH_SHARE if info.has_video and not info.is_image else 1.0
         transcript = self.speech.transcribe(
-            source, {"language": options.get("language")}, lambda d: progress(share * d)
+            source,
+            {"language": parse(WholeInputTranscriptOptions, options).language},
+            lambda d: progress(share * d),
         )
         segments = transcript.segments
         cuts: list[float] = []

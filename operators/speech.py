@@ -21,6 +21,7 @@ import numpy as np
 
 from operators.base import Operator
 from operators.models import WHISPER_CHECKPOINTS, require
+from operators.options import TranscriptOptions, parse
 from operators.plans import plan_trim
 from operators.vad import RATE, Spliced, Vad, groups
 from pipeline.contract.errors import MODEL_MISSING, OPTION_OUT_OF_RANGE, TaskError
@@ -41,10 +42,9 @@ class SpeechConfig:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], duration: float | None) -> SpeechConfig:
-        trim = plan_trim(
-            options.get("start"), options.get("end"), options.get("duration"), duration
-        )
-        return cls(whisper_language(options.get("language")), trim.start, trim.end)
+        given = parse(TranscriptOptions, options)
+        trim = plan_trim(given.start, given.end, given.duration, duration)
+        return cls(whisper_language(given.language), trim.start, trim.end)
 
 
 def whisper_language(code: str | None) -> str | None:

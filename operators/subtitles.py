@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from operators.catalog import KINDS
 from operators.speech import Segment, TranscriptOperator
 from pipeline.contract.media import Artifact, MediaSource, Progress, no_progress
 
@@ -151,7 +152,7 @@ class SubtitlesOperator(TranscriptOperator):
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
-        fmt = options.get("format") or "vtt"
+        fmt = KINDS["subtitles"].parse_options(options).format
         transcript = self.speech.transcribe(source, options, progress)
         cues = build_cues(transcript.segments)
         text = to_srt(cues) if fmt == "srt" else to_vtt(cues)

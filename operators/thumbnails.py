@@ -15,7 +15,9 @@ from typing import Any
 from PIL import Image
 
 from operators.base import Operator
+from operators.catalog import KINDS
 from operators.geometry import plan_resize
+from operators.options import ThumbnailsOptions
 from operators.plans import plan_trim
 from pipeline.contract.errors import (
     INPUT_UNREADABLE,
@@ -25,7 +27,6 @@ from pipeline.contract.errors import (
 from pipeline.contract.media import Artifact, Asset, MediaSource, Progress, no_progress
 
 DEFAULT_COUNT = 10
-DEFAULT_WIDTH = 160
 MAX_COUNT = 1000
 SPRITE_COLUMNS = 10
 JPEG_QUALITY = 80
@@ -52,17 +53,14 @@ class ThumbnailsOperator(Operator):
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
+        config: ThumbnailsOptions = KINDS["thumbnails"].parse_options(options)
         info = source.info
-        trim = plan_trim(
-            options.get("start"), options.get("end"), options.get("duration"), info.duration
-        )
+        trim = plan_trim(config.start, config.end, config.duration, info.duration)
         end = trim.end if trim.end is not None else (info.duration or trim.start)
         span = max(0.0, end - trim.start)
-        count, interval = _spacing(span, options.get("count"), options.get("interval"))
+        count, interval = _spacing(span, config.count, config.interval)
         assert info.width and info.height  # its kind needs a sized picture (the catalog)
-        size = plan_resize(
-            info.width, info.height, options.get("width") or DEFAULT_WIDTH, None, None
-        )
+        size = plan_resize(info.width, info.height, config.width, None, None)
         width, height = size.canvas
         sheet = Sheet(width, height, columns=min(count, SPRITE_COLUMNS))
         if sheet.columns * width > MAX_SPRITE_SIDE or math.ceil(count / sheet.columns) * height > (

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from operators.base import Operator
-from operators.catalog import EXTENSIONS, MIMETYPES, VIDEO_CODECS
+from operators.catalog import EXTENSIONS, KINDS, MIMETYPES
 from operators.geometry import plan_resize
+from operators.options import VIDEO_CODECS, VideoOptions
 from operators.plans import even_resize, plan_trim, shrink_resize
 from pipeline.contract.errors import OPTION_OUT_OF_RANGE, TaskError
 from pipeline.contract.media import Artifact, Asset, MediaInfo, MediaSource, Progress, no_progress
 from pipeline.contract.plans import Encoded, Rendition, VideoPlan
 
-# format -> (container, audio codec family); video codecs per format: catalog.VIDEO_CODECS
+# format -> (container, audio codec family); video codecs per format: options.VIDEO_CODECS
 FORMATS = {
     "mp4": ("mp4", "aac"),
     "webm": ("webm", "opus"),
@@ -38,33 +38,13 @@ SEGMENT_SECONDS = 4.0
 FALLBACK_FPS = 25.0
 
 
-@dataclass(frozen=True)
-class VideoConfig:
-    format: str = "mp4"
-    width: int | None = None
-    height: int | None = None
-    fit: str | None = None
-    fps: float | None = None
-    start: float | None = None
-    end: float | None = None
-    duration: float | None = None
-    quality: int | None = None
-    bitrate: int | None = None
-    codec: str | None = None
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> VideoConfig:
-        names = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in options.items() if k in names and v is not None})
-
-
 class VideoOperator(Operator):
     kind = "video"
 
     def process(
         self, source: MediaSource, options: Mapping[str, Any], progress: Progress = no_progress
     ) -> Artifact:
-        config = VideoConfig.from_options(options)
+        config: VideoOptions = KINDS["video"].parse_options(options)
         info = source.info
         container, audio = FORMATS[config.format]
         codec = video_codec(config)
@@ -98,7 +78,7 @@ class VideoOperator(Operator):
         return cmaf_artifact(encoded, plan, fps, summary)
 
 
-def video_codec(config: VideoConfig) -> str:
+def video_codec(config: VideoOptions) -> str:
     """The codec family: `codec` when the format can hold it, else the format's default."""
     allowed = VIDEO_CODECS[config.format]
     if config.codec is None:
@@ -112,7 +92,7 @@ def video_codec(config: VideoConfig) -> str:
     return config.codec
 
 
-def renditions(info: MediaInfo, config: VideoConfig, fps: float) -> tuple[Rendition, ...]:
+def renditions(info: MediaInfo, config: VideoOptions, fps: float) -> tuple[Rendition, ...]:
     assert info.width and info.height
     top = even_resize(plan_resize(info.width, info.height, config.width, config.height, config.fit))
     first = Rendition(top, quality=config.quality, bitrate=config.bitrate)

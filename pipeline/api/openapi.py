@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from operators.catalog import KINDS
 from pipeline.api.schemas_library import FileCreate
 from pipeline.api.versions import SUPPORTED
 
@@ -54,6 +55,7 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.update(_error_schemas())
+    schemas.update(_kind_options())
     schemas.pop("HTTPValidationError", None)  # never sent: 422s are the envelope
     schemas.pop("ValidationError", None)
     components["securitySchemes"] = {"apiKey": {"type": "http", "scheme": "bearer"}}
@@ -166,6 +168,23 @@ def _describe_upload(operation: dict[str, Any], schemas: dict[str, Any]) -> None
             ("media_id", "The media the file joins (a new one if absent)"),
         )
     )
+
+
+def _kind_options() -> dict[str, Any]:
+    """Each kind's options with their ranges and its operator's defaults, from its spec
+    (operators/options.py): what `POST /tasks` accepts for that kind. Named `<kind>Options`
+    (`imageOptions`, `videoOptions`, …)."""
+    found: dict[str, Any] = {}
+    for kind, spec in KINDS.items():
+        schema = spec.options.model_json_schema()
+        schema["title"] = f"Options of kind {kind}"
+        schema["properties"]["format"] = {
+            "type": "string",
+            "enum": list(spec.formats),
+            "default": spec.formats[0],
+        }
+        found[f"{kind}Options"] = schema
+    return found
 
 
 def _error_schemas() -> dict[str, Any]:

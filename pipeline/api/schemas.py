@@ -8,31 +8,43 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from operators.catalog import (
-    CODEC_NAMES,
     FORMAT_ALIASES,
     FORMAT_KIND,
     FORMAT_NAMES,
     KIND_NAMES,
     KINDS,
-    VIDEO_CODECS,
     format_for_extension,
+)
+from operators.options import (
+    VIDEO_CODECS,
+    Bitrate,
+    Codec,
+    Confidence,
+    Count,
+    Duration,
+    End,
+    Filename,
+    Fit,
+    Fps,
+    Height,
+    Interval,
+    Language,
+    Quality,
+    Start,
+    Width,
 )
 from pipeline.api.errors import invalid
 from pipeline.storage.keys import MAX_NAME_BYTES, name_problem
 from pipeline.urlguard import check_url_syntax, literal_private_host
 
-MAX_DIMENSION = 8192
-MAX_FILENAME = 255
 # The names the schema (and OpenAPI) accept come from the catalog, so a kind, format or codec
 # is declared once. mypy sees plain strings; pydantic sees the literal sets.
 if TYPE_CHECKING:
     KindName = str
     FormatName = str
-    CodecName = str
 else:
     KindName = Literal[KIND_NAMES]
     FormatName = Literal[FORMAT_NAMES + tuple(FORMAT_ALIASES)]
-    CodecName = Literal[CODEC_NAMES]
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 FOLDER_PATTERN = r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}$"
 _LABELS = ("ref", "folder")  # stored with the task's options, not options of the operator
@@ -59,21 +71,23 @@ class TaskCreate(BaseModel):
     file_id: str | None = Field(None, max_length=64, description="An uploaded file's id")
     kind: KindName | None = None
     format: FormatName | None = None
-    filename: str | None = Field(None, min_length=1, max_length=MAX_FILENAME)
-    width: int | None = Field(None, ge=1, le=MAX_DIMENSION)
-    height: int | None = Field(None, ge=1, le=MAX_DIMENSION)
-    fit: Literal["contain", "cover", "fill"] | None = None
-    quality: int | None = Field(None, ge=1, le=100)
-    bitrate: int | None = Field(None, ge=1_000, le=200_000_000)
-    codec: CodecName | None = Field(None, description="Video codec; which ones depends on format")
-    fps: float | None = Field(None, gt=0, le=240)
-    start: float | None = Field(None, ge=0, le=86_400)
-    end: float | None = Field(None, gt=0, le=86_400)
-    duration: float | None = Field(None, gt=0, le=86_400)
-    confidence: float | None = Field(None, ge=0, le=1)
-    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
-    count: int | None = Field(None, ge=1, le=1000)
-    interval: float | None = Field(None, gt=0, le=3600)
+    # The options: each one's type and range comes from operators/options.py; which kinds
+    # take it, and their defaults, from each kind's options model there.
+    filename: Filename | None = None
+    width: Width | None = None
+    height: Height | None = None
+    fit: Fit | None = None
+    quality: Quality | None = None
+    bitrate: Bitrate | None = None
+    codec: Codec | None = None
+    fps: Fps | None = None
+    start: Start | None = None
+    end: End | None = None
+    duration: Duration | None = None
+    confidence: Confidence | None = None
+    language: Language | None = None
+    count: Count | None = None
+    interval: Interval | None = None
     webhook_url: str | None = Field(
         None, max_length=2048, description="Notified with the task when it is ready or fails"
     )
@@ -123,11 +137,11 @@ def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bo
         raise invalid("filename", f"extension asks for {named!r} but format is {fmt!r}")
     given["format"] = fmt
     for name in given:
-        if name not in spec.options:
+        if name not in spec.option_names:
             raise invalid(
                 name,
                 f"option {name!r} does not apply to kind {kind!r}; "
-                f"options for {kind}: {', '.join(sorted(spec.options))}",
+                f"options for {kind}: {', '.join(sorted(spec.option_names))}",
             )
     _check_times(given)
     _check_codec(given)

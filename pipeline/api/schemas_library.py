@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from operators.options import MAX_FILENAME
 from pipeline.api.limits import Metadata
-from pipeline.api.schemas import FOLDER_PATTERN, MAX_FILENAME, REF_PATTERN, Folder
+from pipeline.api.schemas import FOLDER_PATTERN, REF_PATTERN, Folder
 
 MAX_EXPIRY_S = 7 * 24 * 3600
 

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from operators.catalog import (
-    CODEC_NAMES,
     FORMAT_ALIASES,
     FORMAT_NAMES,
     KINDS,
-    VIDEO_CODECS,
     Needs,
 )
+from operators.options import CODEC_NAMES, VIDEO_CODECS
 from operators.registry import OPERATORS, load_operator
 from pipeline.api.schemas import TaskCreate
 
@@ -57,10 +56,21 @@ def test_the_row_names_the_kinds_formats_and_options(kind: str) -> None:
     named = set(re.findall(r"`([a-z0-9_]+)`", row_of(kind)))
     spec = KINDS[kind]
     assert set(spec.formats) <= named, f"{kind}: formats missing from the README"
-    assert spec.options - SHARED <= named, f"{kind}: options missing from the README"
+    assert spec.option_names - SHARED <= named, f"{kind}: options missing from the README"
     # Each video format's codecs are named in its row too.
     if kind == "video":
         assert {c for codecs in VIDEO_CODECS.values() for c in codecs} <= named
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_the_row_gives_each_default_the_kinds_options_have(kind: str) -> None:
+    row = row_of(kind)
+    for name, field in KINDS[kind].options.model_fields.items():
+        if name == "format" or field.default is None:
+            continue
+        said = re.search(rf"`{name}` \(([^)]*)\)", row)
+        assert said is not None, f"{kind}: the README gives {name} no default"
+        assert f"default {field.default:g}" in said.group(1), (kind, name, said.group(1))
 
 
 NEEDS_ROWS = table("| kinds | the input needs |")

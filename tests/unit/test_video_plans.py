@@ -8,8 +8,9 @@ from fractions import Fraction
 import pytest
 
 from operators.geometry import plan_resize
+from operators.options import VideoOptions
 from operators.plans import even_resize, plan_trim, shrink_resize
-from operators.video import VideoConfig, ladder_sizes, sample_aspect, video_codec
+from operators.video import ladder_sizes, sample_aspect, video_codec
 from pipeline.contract.errors import TaskError
 from pipeline.contract.plans import Rendition, Trim
 from pipeline.media.dash import adaptation_sets
@@ -87,12 +88,12 @@ def test_dash_gets_one_set_per_rung_only_for_non_square_pixels() -> None:
     ],
 )
 def test_codec_defaults_per_format(fmt: str, codec: str | None, chosen: str) -> None:
-    assert video_codec(VideoConfig(format=fmt, codec=codec)) == chosen
+    assert video_codec(VideoOptions(format=fmt, codec=codec)) == chosen
 
 
 def test_a_codec_the_format_cannot_hold_is_refused() -> None:
     with pytest.raises(TaskError) as caught:
-        video_codec(VideoConfig(format="mp4", codec="vp9"))
+        video_codec(VideoOptions(format="mp4", codec="vp9"))
     assert "h264, hevc" in caught.value.message
 
 
