@@ -17,7 +17,7 @@ from pipeline.fetch import download
 from pipeline.ids import new_id, now_iso
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.keys import name_or_fallback
-from pipeline.store import FileRecord, MediaRecord, Store
+from pipeline.store import FileRecord, LibraryPort, MediaRecord
 from pipeline.uploads import save_upload
 
 
@@ -31,7 +31,9 @@ class Labels:
     metadata: dict[str, Any] | None = None
 
 
-def new_media(store: Store, project_id: str, kind: str | None = None, **fields: Any) -> MediaRecord:
+def new_media(
+    store: LibraryPort, project_id: str, kind: str | None = None, **fields: Any
+) -> MediaRecord:
     stamp = now_iso()
     media = MediaRecord(
         id=new_id("med"), project_id=project_id, created=stamp, updated=stamp, kind=kind, **fields
@@ -47,7 +49,7 @@ def keep_upload(
     content_type: str | None,
     project_id: str,
     labels: Labels,
-    store: Store,
+    store: LibraryPort,
     storage: Storage,
     settings: Settings,
 ) -> FileRecord:
@@ -75,7 +77,7 @@ def ingest_url(
     filename: str | None,
     project_id: str,
     labels: Labels,
-    store: Store,
+    store: LibraryPort,
     storage: Storage,
     settings: Settings,
 ) -> FileRecord:
@@ -107,7 +109,9 @@ def ingest_url(
         )
 
 
-def remove_file(store: Store, storage: Storage, project_id: str, file_id: str) -> FileRecord | None:
+def remove_file(
+    store: LibraryPort, storage: Storage, project_id: str, file_id: str
+) -> FileRecord | None:
     """Delete the file's row, then its object; None when the project has no such file."""
     record = store.delete_file(project_id, file_id)
     if record is not None:
@@ -116,7 +120,7 @@ def remove_file(store: Store, storage: Storage, project_id: str, file_id: str) -
     return record
 
 
-def media_files(store: Store, project_id: str, media_id: str) -> list[FileRecord]:
+def media_files(store: LibraryPort, project_id: str, media_id: str) -> list[FileRecord]:
     return store.list_files(project_id, page=1, limit=1000, media_id=media_id).items
 
 

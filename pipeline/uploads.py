@@ -11,7 +11,7 @@ from pipeline.ids import new_id, now_iso
 from pipeline.media.containers import describe, probe
 from pipeline.storage import Storage
 from pipeline.storage.keys import upload_key
-from pipeline.store import FileRecord, Store
+from pipeline.store import FileRecord, LibraryPort
 
 
 def save_upload(
@@ -20,7 +20,7 @@ def save_upload(
     filename: str,
     content_type: str | None,
     project_id: str,
-    store: Store,
+    store: LibraryPort,
     storage: Storage,
     max_pixels: int,
 ) -> FileRecord:

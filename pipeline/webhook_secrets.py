@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 
-from pipeline.store import Store, WebhookSecret
+from pipeline.store import WebhookSecret, WebhookSecretsPort
 
 PREFIX = "whsec_"
 
@@ -23,7 +23,7 @@ def new_secret() -> str:
 
 
 def signing_secrets(
-    store: Store, project_id: str, *, legacy: str | None, overlap_s: float
+    store: WebhookSecretsPort, project_id: str, *, legacy: str | None, overlap_s: float
 ) -> list[WebhookSecret]:
     """The project's valid secrets, current first; its first one is made here if need be."""
     found = store.webhook_secrets(project_id)
@@ -34,6 +34,6 @@ def signing_secrets(
     )
 
 
-def rotate(store: Store, project_id: str, *, overlap_s: float) -> list[WebhookSecret]:
+def rotate(store: WebhookSecretsPort, project_id: str, *, overlap_s: float) -> list[WebhookSecret]:
     """A new current secret; the replaced one stays valid for `overlap_s` seconds."""
     return store.rotate_webhook_secret(project_id, new_secret(), time.time() + overlap_s)

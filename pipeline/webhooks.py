@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 
@@ -27,7 +28,7 @@ from pipeline.api.envelope import API_VERSION
 from pipeline.api.presenters import Presenter
 from pipeline.contract.errors import INPUT_FORBIDDEN, TaskError
 from pipeline.guarded_http import guarded_client
-from pipeline.store import Store, WebhookEvent
+from pipeline.store import OutboxPort, TasksPort, WebhookEvent, WebhookSecretsPort
 from pipeline.urlguard import check_url_syntax
 from pipeline.webhook_secrets import signing_secrets
 
@@ -65,10 +66,14 @@ class WebhookPolicy:
         return min(self.max_delay_s, self.base_delay_s * 2 ** (attempts - 1))
 
 
+class SenderStore(OutboxPort, TasksPort, WebhookSecretsPort, Protocol):
+    """The store as the sender uses it: the outbox, the tasks it tells of, the secrets."""
+
+
 class WebhookSender:
     def __init__(
         self,
-        store: Store,
+        store: SenderStore,
         presenter: Presenter,
         *,
         legacy_secret: str | None,

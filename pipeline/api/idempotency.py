@@ -22,7 +22,7 @@ from pipeline.api.auth import ApiKeys
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
 from pipeline.contract.errors import INVALID_REQUEST, PAYLOAD_TOO_LARGE
-from pipeline.store import Store
+from pipeline.store import IdempotencyPort
 
 HEADER = "idempotency-key"
 TTL_S = 24 * 3600
@@ -32,7 +32,12 @@ MAX_BODY = 1 << 20
 
 class IdempotencyMiddleware:
     def __init__(
-        self, app: ASGIApp, *, store: Store, api_keys: Mapping[str, str], ttl_s: float = TTL_S
+        self,
+        app: ASGIApp,
+        *,
+        store: IdempotencyPort,
+        api_keys: Mapping[str, str],
+        ttl_s: float = TTL_S,
     ) -> None:
         self.app, self.store, self.keys, self.ttl_s = app, store, ApiKeys(api_keys), ttl_s
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from pipeline.runtime.placement import Shape, backlog_bundles
-from pipeline.store import Store
+from pipeline.store import QueuePort
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class BacklogSignal:
     def __init__(
         self,
-        store: Store,
+        store: QueuePort,
         shape_of: Callable[[str], Shape],
         request: Callable[[list[Shape]], None],
         *,

@@ -18,7 +18,7 @@ from pipeline.contract.errors import CANCELLED, INPUT_UNREADABLE, INTERNAL, TIME
 from pipeline.executor import Failure, Job, JobResult
 from pipeline.runtime.host import TaskStatus
 from pipeline.runtime.retry import RetryPolicy
-from pipeline.store import Store, TaskRecord
+from pipeline.store import LibraryPort, QueuePort, TaskRecord, WorkerReportsPort
 
 log = logging.getLogger(__name__)
 STORE_RETRY_S = 1.0
@@ -33,6 +33,10 @@ Budget = Callable[[str, Mapping[str, Any], float | None], float]
 
 def no_budget(kind: str, options: Mapping[str, Any], media_s: float | None) -> float:
     return float("inf")
+
+
+class DispatcherStore(QueuePort, WorkerReportsPort, LibraryPort, Protocol):
+    """The store as a dispatcher uses it: the queue, the workers' reports, input files."""
 
 
 class ActorPool(Protocol):
@@ -76,7 +80,7 @@ class Running:
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: DispatcherStore,
         pool: ActorPool,
         *,
         owner: str,

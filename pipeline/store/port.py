@@ -169,7 +169,9 @@ class ApiReads(Protocol):
         ...
 
 
-class Store(Protocol):
+class TasksPort(Protocol):
+    """The tasks as the API sees them: create, read, list, cancel."""
+
     def api_reads(self) -> AbstractAsyncContextManager[ApiReads]:
         """Open the API's event-loop reads for the life of the running event loop (the app's
         lifespan); whatever they hold (a pool) is closed on exit, in the same loop."""
@@ -189,6 +191,15 @@ class Store(Protocol):
         ...
 
     def list_tasks(self, project_id: str, query: TaskQuery) -> TaskPage: ...
+
+    def cancel(self, project_id: str, task_id: str) -> TaskRecord | None:
+        """Turn a waiting or processing task into `error` / `cancelled`; None if not found.
+        A task already finished is returned unchanged."""
+        ...
+
+
+class QueuePort(Protocol):
+    """The queue as a worker's dispatcher sees it: lease, renew, finish."""
 
     def lease(
         self, owner: str, kinds: list[str], limit: int, lease_s: float, max_attempts: int
@@ -216,11 +227,6 @@ class Store(Protocol):
         """0-100 while running; False when `owner` no longer holds the task."""
         ...
 
-    def cancel(self, project_id: str, task_id: str) -> TaskRecord | None:
-        """Turn a waiting or processing task into `error` / `cancelled`; None if not found.
-        A task already finished is returned unchanged."""
-        ...
-
     def fail(
         self, task_id: str, owner: str, code: str, message: str, retry_in: float | None
     ) -> bool:
@@ -232,6 +238,10 @@ class Store(Protocol):
         "processing": n}}` (kinds with neither are left out). A task whose lease expired
         counts as waiting: any worker may claim it. The autoscaling signal."""
         ...
+
+
+class WorkerReportsPort(Protocol):
+    """What the workers run, reported by their dispatchers and read for /metrics."""
 
     def report_worker(self, owner: str, state: dict[str, Any]) -> None:
         """Record what a worker runs now (its actors, running tasks), replacing its last."""
@@ -247,6 +257,10 @@ class Store(Protocol):
         """Tasks whose last attempt ended with `code` (finished, or waiting to retry)."""
         ...
 
+
+class OutboxPort(Protocol):
+    """Webhook notifications waiting to be sent (written with the task that finishes)."""
+
     def claim_webhooks(self, limit: int, lease_s: float) -> list[WebhookEvent]:
         """Take up to `limit` due notifications for `lease_s` seconds (other senders skip them)."""
         ...
@@ -256,6 +270,10 @@ class Store(Protocol):
     def webhook_failed(self, event_id: str, error: str, retry_in: float | None) -> None:
         """Record a failed delivery; send again after `retry_in` s, or give up when None."""
         ...
+
+
+class WebhookSecretsPort(Protocol):
+    """Each project's webhook signing secrets."""
 
     def webhook_secrets(self, project_id: str) -> list[WebhookSecret]:
         """The project's signing secrets still valid: the current one first, then the one it
@@ -276,6 +294,10 @@ class Store(Protocol):
         """Make `secret` the current one; the one it replaces stays valid until
         `previous_until` (Unix time; not at all if past), any older one stops now."""
         ...
+
+
+class LibraryPort(Protocol):
+    """Files (uploads and outputs) and the media that group them."""
 
     def create_file(self, file: FileRecord) -> None: ...
 
@@ -303,8 +325,6 @@ class Store(Protocol):
         """Remove the row and return what it was (the caller removes the object)."""
         ...
 
-    # media -------------------------------------------------------------------------
-
     def create_media(self, media: MediaRecord) -> None: ...
 
     def get_media(self, project_id: str, media_id: str) -> MediaRecord | None: ...
@@ -321,7 +341,9 @@ class Store(Protocol):
         """Remove the media; its files stay, no longer grouped. None if not found."""
         ...
 
-    # idempotency ----------------------------------------------------------------------
+
+class IdempotencyPort(Protocol):
+    """Idempotency-Key records: a POST's answer kept for its retries."""
 
     def claim_idempotency(
         self, project_id: str, key: str, fingerprint: str, ttl_s: float
@@ -337,3 +359,17 @@ class Store(Protocol):
     def release_idempotency(self, project_id: str, key: str) -> None:
         """Forget a held key whose request did not succeed, so a retry runs again."""
         ...
+
+
+class Store(
+    TasksPort,
+    QueuePort,
+    WorkerReportsPort,
+    OutboxPort,
+    WebhookSecretsPort,
+    LibraryPort,
+    IdempotencyPort,
+    Protocol,
+):
+    """Every role, over one database: what `open_store` returns. A part of Strobe that needs
+    one role takes that port, so its dependency on the store is as small as its use."""

@@ -6,7 +6,6 @@ Queries use `?` placeholders; an adapter whose driver wants another style rewrit
 
 from __future__ import annotations
 
-import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -26,6 +25,19 @@ from pipeline.store.port import (
     TaskRecord,
     WebhookEvent,
     position_of,
+)
+from pipeline.store.rows import (
+    FILE_COLUMNS,
+    FILE_WIDTH,
+    NEW_TASK_COLUMNS,
+    NO_FILE,
+    TASK_COLUMNS,
+    TASK_WIDTH,
+    file_of,
+    insert,
+    listed,
+    task_of,
+    values,
 )
 
 SCHEMA = """
@@ -110,27 +122,15 @@ CREATE TABLE IF NOT EXISTS webhooks (
 CREATE INDEX IF NOT EXISTS webhooks_due ON webhooks (sent, gave_up, due);
 """
 
-_TASK_COLUMNS = (
-    "t.id, t.project_id, t.kind, t.status, t.options, t.created, t.updated, t.input_url, "
-    "t.input_file_id, t.progress, t.error_code, t.error_message, t.attempts, t.lease_owner, "
-    "t.webhook_url, t.ran_on, t.media_id"
-)
-_LEASED_COLUMNS = _TASK_COLUMNS.replace("t.", "")
-_FILE_COLUMNS = (
-    "f.id, f.project_id, f.object, f.kind, f.filename, f.mimetype, f.filesize, "
-    "f.storage_key, f.created, f.updated, f.info, f.task_id, f.media_id, f.ref, f.folder, "
-    "f.metadata"
-)
-_TASK_WIDTH = _TASK_COLUMNS.count(",") + 1  # where a joined row's file columns begin
-_FILE_WIDTH = _FILE_COLUMNS.count(",") + 1
-# A task being leased has no output yet: the file columns a join would add, all NULL.
-_NO_FILE = (None,) * _FILE_WIDTH
+_TASK_COLUMNS = listed(TASK_COLUMNS, "t")
+_FILE_COLUMNS = listed(FILE_COLUMNS, "f")
+_LEASED_COLUMNS = listed(TASK_COLUMNS)
 _TASK_SELECT = (
     f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS} FROM tasks t "
     "LEFT JOIN files f ON f.id = t.output_file_id"
 )
 # A task by id with its output and its input file: what GET /tasks/{id} shows, in one query.
-_INPUT_COLUMNS = _FILE_COLUMNS.replace("f.", "i.")
+_INPUT_COLUMNS = listed(FILE_COLUMNS, "i")
 TASKS_WITH_INPUT = (
     f"SELECT {_TASK_COLUMNS}, {_FILE_COLUMNS}, {_INPUT_COLUMNS} FROM tasks t "
     "LEFT JOIN files f ON f.id = t.output_file_id "
@@ -138,6 +138,14 @@ TASKS_WITH_INPUT = (
 )
 TASK_WITH_INPUT = f"{TASKS_WITH_INPUT} WHERE t.id = ? AND t.project_id = ?"
 _HELD = "id=? AND lease_owner=? AND status='processing'"
+_INSERT_TASK = insert("tasks", NEW_TASK_COLUMNS)
+# A retried task's output overwrites the file its earlier attempt recorded.
+_UPSERT_FILE = insert("files", FILE_COLUMNS) + (
+    " ON CONFLICT (id) DO UPDATE SET filename=excluded.filename, "
+    "mimetype=excluded.mimetype, filesize=excluded.filesize, "
+    "storage_key=excluded.storage_key, info=excluded.info, updated=excluded.updated, "
+    "media_id=excluded.media_id, ref=excluded.ref, folder=excluded.folder"
+)
 
 
 class Cursor(Protocol):
@@ -189,26 +197,7 @@ class SqlStore(ABC):
     def _insert_task(self, db: Connection, task: TaskRecord, media: MediaRecord | None) -> None:
         if media is not None:
             self._insert_media(db, media)
-        self._run(
-            db,
-            "INSERT INTO tasks (id, project_id, kind, status, input_url, input_file_id, "
-            "options, progress, webhook_url, created, updated, media_id) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                task.id,
-                task.project_id,
-                task.kind,
-                task.status,
-                task.input_url,
-                task.input_file_id,
-                json.dumps(task.options),
-                task.progress,
-                task.webhook_url,
-                task.created,
-                task.updated,
-                task.media_id,
-            ),
-        )
+        self._run(db, _INSERT_TASK, values(task, NEW_TASK_COLUMNS))
 
     def _insert_media(self, db: Connection, media: MediaRecord) -> None:
         raise NotImplementedError  # the library's (sql_library.py)
@@ -218,7 +207,7 @@ class SqlStore(ABC):
             row = self._run(
                 db, f"{_TASK_SELECT} WHERE t.id = ? AND t.project_id = ?", (task_id, project_id)
             ).fetchone()
-        return _task(row) if row else None
+        return task_of(row) if row else None
 
     def get_task_with_input(
         self, project_id: str, task_id: str
@@ -242,7 +231,7 @@ class SqlStore(ABC):
                     f"ORDER BY {paging.order_by(query.sort, query.order)} LIMIT ? OFFSET ?",
                     [*params, query.limit, offset],
                 ).fetchall()
-                items = [_task(r) for r in rows]
+                items = [task_of(r) for r in rows]
                 more_after = offset + len(items) < total
                 return TaskPage(items, int(total), offset > 0 and total > 0, more_after)
             backwards = query.before is not None
@@ -273,7 +262,7 @@ class SqlStore(ABC):
             f"{_TASK_SELECT} WHERE {clause} AND {beyond} ORDER BY {order} LIMIT ?",
             [*params, *values, query.limit + 1],
         ).fetchall()
-        items = [_task(r) for r in rows[: query.limit]]
+        items = [task_of(r) for r in rows[: query.limit]]
         return (items[::-1] if backwards else items), len(rows) > query.limit
 
     def _keyset_exists(
@@ -326,7 +315,7 @@ class SqlStore(ABC):
                 f"ORDER BY created, id LIMIT ? {self.lock_clause}) RETURNING {_LEASED_COLUMNS}",
                 (owner, now + lease_s, stamp, *kinds, now, now, limit),
             ).fetchall()
-        return sorted((_task((*r, *_NO_FILE)) for r in rows), key=lambda t: (t.created, t.id))
+        return sorted((task_of((*r, *NO_FILE)) for r in rows), key=lambda t: (t.created, t.id))
 
     def heartbeat(self, task_id: str, owner: str, lease_s: float) -> bool:
         with self._transaction() as db:
@@ -508,50 +497,8 @@ class SqlStore(ABC):
                     (time.time() + retry_in, error, event_id),
                 )
 
-    # files -----------------------------------------------------------------------
-
-    def create_file(self, file: FileRecord) -> None:
-        with self._transaction() as db:
-            self._upsert_file(db, file)
-
-    def get_file(self, project_id: str | None, file_id: str) -> FileRecord | None:
-        with self._connect() as db:
-            params: tuple[str, ...] = (file_id,)
-            sql = "WHERE f.id = ?"
-            if project_id is not None:
-                sql, params = "WHERE f.id = ? AND f.project_id = ?", (file_id, project_id)
-            row = self._run(db, f"SELECT {_FILE_COLUMNS} FROM files f {sql}", params).fetchone()
-        return _file(row) if row else None
-
     def _upsert_file(self, db: Connection, f: FileRecord) -> None:
-        self._run(
-            db,
-            "INSERT INTO files (id, project_id, object, kind, filename, mimetype, filesize, "
-            "storage_key, info, task_id, created, updated, media_id, ref, folder, metadata) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT (id) DO UPDATE SET filename=excluded.filename, "
-            "mimetype=excluded.mimetype, filesize=excluded.filesize, "
-            "storage_key=excluded.storage_key, info=excluded.info, updated=excluded.updated, "
-            "media_id=excluded.media_id, ref=excluded.ref, folder=excluded.folder",
-            (
-                f.id,
-                f.project_id,
-                f.object,
-                f.kind,
-                f.filename,
-                f.mimetype,
-                f.filesize,
-                f.storage_key,
-                json.dumps(f.info),
-                f.task_id,
-                f.created,
-                f.updated,
-                f.media_id,
-                f.ref,
-                f.folder,
-                json.dumps(f.metadata),
-            ),
-        )
+        self._run(db, _UPSERT_FILE, values(f, FILE_COLUMNS))
 
 
 def iter_statements(schema: str) -> Iterator[str]:
@@ -560,91 +507,9 @@ def iter_statements(schema: str) -> Iterator[str]:
             yield statement.strip()
 
 
-def _file(row: Sequence[Any]) -> FileRecord:
-    (
-        id_,
-        project_id,
-        object_,
-        kind,
-        filename,
-        mimetype,
-        filesize,
-        storage_key,
-        created,
-        updated,
-        info,
-        task_id,
-        media_id,
-        ref,
-        folder,
-        metadata,
-    ) = row
-    return FileRecord(
-        id=id_,
-        project_id=project_id,
-        object=object_,
-        kind=kind,
-        filename=filename,
-        mimetype=mimetype,
-        filesize=int(filesize),
-        storage_key=storage_key,
-        created=created,
-        updated=updated,
-        info=json.loads(info),
-        task_id=task_id,
-        media_id=media_id,
-        ref=ref,
-        folder=folder,
-        metadata=json.loads(metadata),
-    )
-
-
-def _task(row: Sequence[Any]) -> TaskRecord:
-    (
-        id_,
-        project_id,
-        kind,
-        status,
-        options,
-        created,
-        updated,
-        input_url,
-        input_file_id,
-        progress,
-        error_code,
-        error_message,
-        attempts,
-        lease_owner,
-        webhook_url,
-        ran_on,
-        media_id,
-    ) = row[:_TASK_WIDTH]
-    file_row = row[_TASK_WIDTH:]
-    return TaskRecord(
-        id=id_,
-        project_id=project_id,
-        kind=kind,
-        status=status,
-        options=json.loads(options),
-        created=created,
-        updated=updated,
-        input_url=input_url,
-        input_file_id=input_file_id,
-        progress=progress,
-        error_code=error_code,
-        error_message=error_message,
-        attempts=attempts,
-        lease_owner=lease_owner,
-        webhook_url=webhook_url,
-        ran_on=ran_on,
-        media_id=media_id,
-        output=_file(file_row) if file_row[0] is not None else None,
-    )
-
-
 def task_with_input(row: Sequence[Any] | None) -> tuple[TaskRecord | None, FileRecord | None]:
     """A TASK_WITH_INPUT row as (the task, its input file); (None, None) without a row."""
     if row is None:
         return None, None
-    split = _TASK_WIDTH + _FILE_WIDTH
-    return _task(row[:split]), (_file(row[split:]) if row[split] is not None else None)
+    split = TASK_WIDTH + FILE_WIDTH
+    return task_of(row[:split]), (file_of(row[split:]) if row[split] is not None else None)

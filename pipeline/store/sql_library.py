@@ -1,4 +1,4 @@
-"""The store's SQL for files (list, find, update, delete), media and idempotency keys.
+"""The store's SQL for files, media and idempotency keys.
 
 Shared by the SQLite and PostgreSQL adapters like `sql.SqlStore`, which it extends; the
 tables are in `sql.SCHEMA`.
@@ -12,15 +12,39 @@ from typing import Any
 
 from pipeline.ids import now_iso
 from pipeline.store.port import FileRecord, Idempotent, MediaRecord, Page
-from pipeline.store.sql import _FILE_COLUMNS, Connection, SqlStore, _file
+from pipeline.store.rows import (
+    FILE_COLUMNS,
+    MEDIA_COLUMNS,
+    file_of,
+    insert,
+    listed,
+    media_of,
+    values,
+)
+from pipeline.store.sql import Connection, SqlStore
 
 _FILE_CHANGES = ("ref", "folder", "filename", "metadata", "media_id")
 _MEDIA_CHANGES = ("kind", "title", "alt", "metadata")
-_MEDIA_COLUMNS = "id, project_id, kind, title, alt, metadata, created, updated"
+_FILE_COLUMNS = listed(FILE_COLUMNS, "f")
+_FILE_FIELDS = listed(FILE_COLUMNS)  # without the table's alias, for RETURNING
+_MEDIA_COLUMNS = listed(MEDIA_COLUMNS)
 
 
 class LibraryStore(SqlStore):
     # files -------------------------------------------------------------------------
+
+    def create_file(self, file: FileRecord) -> None:
+        with self._transaction() as db:
+            self._upsert_file(db, file)
+
+    def get_file(self, project_id: str | None, file_id: str) -> FileRecord | None:
+        with self._connect() as db:
+            params: tuple[str, ...] = (file_id,)
+            sql = "WHERE f.id = ?"
+            if project_id is not None:
+                sql, params = "WHERE f.id = ? AND f.project_id = ?", (file_id, project_id)
+            row = self._run(db, f"SELECT {_FILE_COLUMNS} FROM files f {sql}", params).fetchone()
+        return file_of(row) if row else None
 
     def list_files(
         self, project_id: str, page: int, limit: int, media_id: str | None = None
@@ -37,7 +61,7 @@ class LibraryStore(SqlStore):
                 "ORDER BY f.created DESC, f.id DESC LIMIT ? OFFSET ?",
                 [*params, limit, (page - 1) * limit],
             ).fetchall()
-        return Page(items=[_file(r) for r in rows], total=count)
+        return Page(items=[file_of(r) for r in rows], total=count)
 
     def find_file(self, project_id: str, folder: str | None, filename: str) -> FileRecord | None:
         folder_clause = "f.folder IS NULL" if folder is None else "f.folder = ?"
@@ -49,7 +73,7 @@ class LibraryStore(SqlStore):
                 f"AND {folder_clause} ORDER BY f.created DESC, f.id DESC LIMIT 1",
                 params,
             ).fetchone()
-        return _file(row) if row else None
+        return file_of(row) if row else None
 
     def update_file(
         self, project_id: str, file_id: str, changes: dict[str, Any]
@@ -69,10 +93,10 @@ class LibraryStore(SqlStore):
         with self._transaction() as db:
             row = self._run(
                 db,
-                f"DELETE FROM files WHERE id = ? AND project_id = ? RETURNING {_plain_columns()}",
+                f"DELETE FROM files WHERE id = ? AND project_id = ? RETURNING {_FILE_FIELDS}",
                 (file_id, project_id),
             ).fetchone()
-        return _file(row) if row else None
+        return file_of(row) if row else None
 
     # media -------------------------------------------------------------------------
 
@@ -81,20 +105,7 @@ class LibraryStore(SqlStore):
             self._insert_media(db, media)
 
     def _insert_media(self, db: Connection, media: MediaRecord) -> None:
-        self._run(
-            db,
-            f"INSERT INTO media ({_MEDIA_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-            (
-                media.id,
-                media.project_id,
-                media.kind,
-                media.title,
-                media.alt,
-                json.dumps(media.metadata),
-                media.created,
-                media.updated,
-            ),
-        )
+        self._run(db, insert("media", MEDIA_COLUMNS), values(media, MEDIA_COLUMNS))
 
     def get_media(self, project_id: str, media_id: str) -> MediaRecord | None:
         with self._connect() as db:
@@ -103,7 +114,7 @@ class LibraryStore(SqlStore):
                 f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ? AND project_id = ?",
                 (media_id, project_id),
             ).fetchone()
-        return _media(row) if row else None
+        return media_of(row) if row else None
 
     def list_media(self, project_id: str, page: int, limit: int) -> Page[MediaRecord]:
         with self._connect() as db:
@@ -115,7 +126,7 @@ class LibraryStore(SqlStore):
                 "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
                 (project_id, limit, (page - 1) * limit),
             ).fetchall()
-        return Page(items=[_media(r) for r in rows], total=count)
+        return Page(items=[media_of(r) for r in rows], total=count)
 
     def update_media(
         self, project_id: str, media_id: str, changes: dict[str, Any]
@@ -144,7 +155,7 @@ class LibraryStore(SqlStore):
                     "UPDATE files SET media_id = NULL WHERE media_id = ? AND project_id = ?",
                     (media_id, project_id),
                 )
-        return _media(row) if row else None
+        return media_of(row) if row else None
 
     # idempotency ------------------------------------------------------------------------
 
@@ -209,21 +220,3 @@ def _assignments(changes: dict[str, Any], allowed: tuple[str, ...]) -> tuple[str
     values = [json.dumps(changes[n]) if n == "metadata" else changes[n] for n in names]
     sets = ", ".join([*(f"{name} = ?" for name in names), "updated = ?"])
     return sets, [*values, now_iso()]
-
-
-def _plain_columns() -> str:
-    return _FILE_COLUMNS.replace("f.", "")
-
-
-def _media(row: Any) -> MediaRecord:
-    id_, project_id, kind, title, alt, metadata, created, updated = row
-    return MediaRecord(
-        id=id_,
-        project_id=project_id,
-        kind=kind,
-        title=title,
-        alt=alt,
-        metadata=json.loads(metadata),
-        created=created,
-        updated=updated,
-    )
