@@ -10,7 +10,8 @@ before versions were kept (SQLite's, at version 0 with every table) passes throu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
@@ -28,9 +29,24 @@ MIGRATIONS: tuple[str, ...] = (
     LIST_BOTH_FILTERS_INDEXES,
 )
 LATEST = len(MIGRATIONS)
+log = logging.getLogger(__name__)
 
 
 def steps(current: int, float_type: str) -> Iterator[tuple[int, list[str]]]:
     """(version, its statements) for each version after `current`, oldest first."""
     for version in range(current + 1, LATEST + 1):
         yield version, list(iter_statements(MIGRATIONS[version - 1].format(float=float_type)))
+
+
+def run_missing(execute: Callable[[str], object], current: int, float_type: str) -> bool:
+    """Run the versions after `current` through `execute`, inside the caller's transaction;
+    whether any ran (the caller then records LATEST). A database from a newer Strobe is left
+    as it is, with a warning."""
+    if current > LATEST:
+        log.warning("database schema v%d is newer than this Strobe's (v%d)", current, LATEST)
+        return False
+    for version, statements in steps(current, float_type):
+        for statement in statements:
+            execute(statement)
+        log.info("database schema migrated to v%d", version)
+    return current < LATEST

@@ -23,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
 from pipeline.store.group_commit import GroupCommit
-from pipeline.store.migrations import LATEST, steps
+from pipeline.store.migrations import LATEST, run_missing
 from pipeline.store.port import FileRecord, MediaRecord, StoreUnavailable, TaskRecord
 from pipeline.store.sql import TASKS_WITH_INPUT, task_with_input
 from pipeline.store.sql_library import LibraryStore
@@ -226,14 +226,7 @@ def migrate(db: psycopg.Connection[Any]) -> int:
         db.execute("CREATE TABLE IF NOT EXISTS strobe_schema (version INTEGER NOT NULL)")
         row = db.execute("SELECT max(version) FROM strobe_schema").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
-        if current > LATEST:
-            log.warning("database schema v%d is newer than this Strobe's (v%d)", current, LATEST)
-            return current
-        for version, statements in steps(current, "DOUBLE PRECISION"):
-            for statement in statements:
-                db.execute(statement)
-            log.info("database schema migrated to v%d", version)
-        if current < LATEST:
+        if run_missing(db.execute, current, "DOUBLE PRECISION"):
             db.execute("DELETE FROM strobe_schema")
             db.execute("INSERT INTO strobe_schema (version) VALUES (%s)", (LATEST,))
         return max(current, LATEST)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -10,13 +9,11 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from pipeline.store.group_commit import GroupCommit
-from pipeline.store.migrations import LATEST, steps
+from pipeline.store.migrations import LATEST, run_missing
 from pipeline.store.reads import LocalReads
 from pipeline.store.sql_library import LibraryStore
 from pipeline.store.sql_secrets import WebhookSecretsStore
 from pipeline.store.sql_workers import WorkerReportsStore
-
-log = logging.getLogger(__name__)
 
 
 class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
@@ -40,16 +37,7 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         Returns the version the database is at."""
         with self._transaction() as db:
             current = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if current > LATEST:
-                log.warning(
-                    "database schema v%d is newer than this Strobe's (v%d)", current, LATEST
-                )
-                return current
-            for version, statements in steps(current, "REAL"):
-                for statement in statements:
-                    db.execute(statement)
-                log.info("database schema migrated to v%d", version)
-            if current < LATEST:
+            if run_missing(db.execute, current, "REAL"):
                 db.execute(f"PRAGMA user_version = {LATEST:d}")
             return max(current, LATEST)
 

@@ -28,6 +28,11 @@ TASK_ROW = (
 )
 
 
+def before_the_latest(float_type: str) -> list[str]:
+    """The statements of every version but the last: a database at the previous version."""
+    return [sql for version, found in steps(0, float_type) if version < LATEST for sql in found]
+
+
 def sqlite_indexes(path: Path) -> set[str]:
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
@@ -67,11 +72,8 @@ def test_a_database_from_the_previous_release_opens_with_its_data(tmp_path: Path
 
 def at_previous_version_sqlite(path: Path) -> None:
     with sqlite3.connect(path) as db:
-        for version, statements in steps(0, "REAL"):
-            if version == LATEST:
-                break
-            for statement in statements:
-                db.execute(statement)
+        for statement in before_the_latest("REAL"):
+            db.execute(statement)
         db.execute(TASK_ROW)
         db.execute(f"PRAGMA user_version = {LATEST - 1}")
 
@@ -91,11 +93,8 @@ def test_postgres_at_the_previous_version_is_migrated(postgres_url: str) -> None
     url = create_database(postgres_url)
     try:
         with psycopg.connect(url, autocommit=True) as db:
-            for version, statements in steps(0, "DOUBLE PRECISION"):
-                if version == LATEST:
-                    break
-                for statement in statements:
-                    db.execute(statement)
+            for statement in before_the_latest("DOUBLE PRECISION"):
+                db.execute(statement)
             db.execute(TASK_ROW)
             db.execute("CREATE TABLE strobe_schema (version INTEGER NOT NULL)")
             db.execute("INSERT INTO strobe_schema VALUES (%s)", (LATEST - 1,))
