@@ -15,20 +15,18 @@ import logging
 import select
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout, TooManyRequests
 
-from pipeline.store.group_commit import GroupCommit
+from pipeline.store.database import Database
 from pipeline.store.migrations import LATEST, run_missing
-from pipeline.store.port import FileRecord, MediaRecord, StoreUnavailable, TaskRecord
+from pipeline.store.port import FileRecord, StoreUnavailable, TaskRecord
 from pipeline.store.sql import TASKS_WITH_INPUT, task_with_input
-from pipeline.store.sql_library import LibraryStore
-from pipeline.store.sql_secrets import WebhookSecretsStore
-from pipeline.store.sql_workers import WorkerReportsStore
+from pipeline.store.sql_store import SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +38,7 @@ class DatabaseUnavailable(StoreUnavailable):
     """PostgreSQL could not be reached, or refused the connection, when the store opened."""
 
 
-class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
-    lock_clause = "FOR UPDATE SKIP LOCKED"
-    row_lock = "FOR UPDATE"
-
+class PostgresStore(SqlStore):
     def __init__(
         self,
         url: str,
@@ -74,7 +69,7 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
                 migrate(db)
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {_one_line(exc)}") from exc
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
@@ -84,13 +79,13 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
             name="strobe-store",
             open=False,
         )
-        # New tasks from concurrent requests commit in groups: one transaction, one WAL flush.
-        self._new_tasks = GroupCommit(threading.Lock(), self._insert_tasks)
         try:
-            self._pool.open(wait=True, timeout=max(connect_timeout_s, 2) * 2)
+            pool.open(wait=True, timeout=max(connect_timeout_s, 2) * 2)
         except PoolTimeout as exc:
-            self._pool.close()
+            pool.close()
             raise DatabaseUnavailable(f"cannot open a connection pool: {exc}") from exc
+        self._pool = pool
+        super().__init__(PostgresDatabase(pool))
 
     def close(self) -> None:
         self._pool.close()
@@ -115,22 +110,37 @@ class PostgresStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         finally:
             await pool.close()
 
-    def _insert_tasks(self, rows: list[tuple[TaskRecord, MediaRecord | None]]) -> None:
-        # Pipelined: a group's inserts go out together, one round trip instead of one each.
-        with self._transaction() as db, db.pipeline():
-            for task, media in rows:
-                self._insert_task(db, task, media)
 
-    def _sql(self, sql: str) -> str:
+class PostgresDatabase(Database):
+    """Connections from a pool that checks each before lending it; every failure to reach
+    the server within its deadline is StoreUnavailable."""
+
+    lock_clause = "FOR UPDATE SKIP LOCKED"
+    row_lock = "FOR UPDATE"
+    float_type = "DOUBLE PRECISION"
+
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]]) -> None:
+        self._pool = pool
+        # New tasks from concurrent requests commit in groups: one transaction, one WAL flush.
+        self._group_lock = threading.Lock()
+
+    @property
+    def group_lock(self) -> AbstractContextManager[object]:
+        return self._group_lock
+
+    def pipelined(self, db: Any) -> AbstractContextManager[object]:
+        return db.pipeline()
+
+    def sql(self, sql: str) -> str:
         return _to_pyformat(sql)
 
     @contextmanager
-    def _connect(self) -> Iterator[psycopg.Connection[Any]]:
+    def connect(self) -> Iterator[psycopg.Connection[Any]]:
         with _unavailable_as_store_error(), self._pool.connection() as db:
             yield db
 
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         with _unavailable_as_store_error(), self._pool.connection() as db, db.transaction():
             yield db
 

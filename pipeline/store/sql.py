@@ -1,20 +1,20 @@
-"""The store's SQL, shared by the SQLite and PostgreSQL adapters.
-
-Queries use `?` placeholders; an adapter whose driver wants another style rewrites them in
-`_sql`. Each adapter supplies connections, transactions and the row-lock clause.
+"""The store's SQL for tasks, the queue and the webhook outbox, shared by the SQLite and
+PostgreSQL adapters: one role object each over one `Database` (database.py), which rewrites
+the `?` placeholders for its driver and supplies connections, transactions and row locks.
+The writes one role makes in another's tables inside its own transaction (a failed task's
+outbox row) are module functions on a connection.
 """
 
 from __future__ import annotations
 
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any
 
 from pipeline.contract.errors import CANCELLED, WORKER_LOST
 from pipeline.ids import new_id, now_iso
 from pipeline.store import sql_paging as paging
+from pipeline.store.database import Connection, Database
 from pipeline.store.group_commit import GroupCommit
 from pipeline.store.port import (
     FileRecord,
@@ -39,6 +39,7 @@ from pipeline.store.rows import (
     task_of,
     values,
 )
+from pipeline.store.sql_library import insert_media, upsert_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -139,50 +140,17 @@ TASKS_WITH_INPUT = (
 TASK_WITH_INPUT = f"{TASKS_WITH_INPUT} WHERE t.id = ? AND t.project_id = ?"
 _HELD = "id=? AND lease_owner=? AND status='processing'"
 _INSERT_TASK = insert("tasks", NEW_TASK_COLUMNS)
-# A retried task's output overwrites the file its earlier attempt recorded.
-_UPSERT_FILE = insert("files", FILE_COLUMNS) + (
-    " ON CONFLICT (id) DO UPDATE SET filename=excluded.filename, "
-    "mimetype=excluded.mimetype, filesize=excluded.filesize, "
-    "storage_key=excluded.storage_key, info=excluded.info, updated=excluded.updated, "
-    "media_id=excluded.media_id, ref=excluded.ref, folder=excluded.folder"
-)
 
 
-class Cursor(Protocol):
-    @property
-    def rowcount(self) -> int: ...
+class SqlTasks:
+    """`TasksPort`: tasks as the API sees them."""
 
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-
-class Connection(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
-
-
-class SqlStore(ABC):
-    lock_clause = ""  # queue claims: rows another worker holds are skipped (SKIP LOCKED)
-    row_lock = ""  # single-row updates: wait for the row (FOR UPDATE)
-
-    @abstractmethod
-    def _connect(self) -> AbstractContextManager[Connection]:
-        """A connection for reads (autocommit)."""
-
-    @abstractmethod
-    def _transaction(self) -> AbstractContextManager[Connection]:
-        """A connection inside one write transaction, committed on exit."""
-
-    def _sql(self, sql: str) -> str:
-        return sql
-
-    def _run(self, db: Connection, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        return db.execute(self._sql(sql), tuple(params))
-
-    # tasks -----------------------------------------------------------------
-
-    # Adapters set it in __init__: new tasks from concurrent requests, one commit per group.
-    _new_tasks: GroupCommit[tuple[TaskRecord, MediaRecord | None]]
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        # New tasks from concurrent requests, one commit per group (group_commit.py).
+        self._new_tasks: GroupCommit[tuple[TaskRecord, MediaRecord | None]] = GroupCommit(
+            database.group_lock, self._insert_tasks
+        )
 
     def create_task(self, task: TaskRecord, media: MediaRecord | None = None) -> None:
         """Returns once the task (and its new media) is committed, in a group with those
@@ -190,21 +158,19 @@ class SqlStore(ABC):
         self._new_tasks.write((task, media))
 
     def _insert_tasks(self, rows: list[tuple[TaskRecord, MediaRecord | None]]) -> None:
-        with self._transaction() as db:
+        # Pipelined where the driver can: a group's inserts go out in one round trip.
+        with self.database.transaction() as db, self.database.pipelined(db):
             for task, media in rows:
                 self._insert_task(db, task, media)
 
     def _insert_task(self, db: Connection, task: TaskRecord, media: MediaRecord | None) -> None:
         if media is not None:
-            self._insert_media(db, media)
-        self._run(db, _INSERT_TASK, values(task, NEW_TASK_COLUMNS))
-
-    def _insert_media(self, db: Connection, media: MediaRecord) -> None:
-        raise NotImplementedError  # the library's (sql_library.py)
+            insert_media(self.database, db, media)
+        self.database.run(db, _INSERT_TASK, values(task, NEW_TASK_COLUMNS))
 
     def get_task(self, project_id: str, task_id: str) -> TaskRecord | None:
-        with self._connect() as db:
-            row = self._run(
+        with self.database.connect() as db:
+            row = self.database.run(
                 db, f"{_TASK_SELECT} WHERE t.id = ? AND t.project_id = ?", (task_id, project_id)
             ).fetchone()
         return task_of(row) if row else None
@@ -212,20 +178,20 @@ class SqlStore(ABC):
     def get_task_with_input(
         self, project_id: str, task_id: str
     ) -> tuple[TaskRecord | None, FileRecord | None]:
-        with self._connect() as db:
-            row = self._run(db, TASK_WITH_INPUT, (task_id, project_id)).fetchone()
+        with self.database.connect() as db:
+            row = self.database.run(db, TASK_WITH_INPUT, (task_id, project_id)).fetchone()
         return task_with_input(row)
 
     def list_tasks(self, project_id: str, query: TaskQuery) -> TaskPage:
         clause, params = paging.filters(project_id, query)
-        with self._connect() as db:
-            total = self._run(
+        with self.database.connect() as db:
+            total = self.database.run(
                 db, f"SELECT COUNT(*) FROM tasks t WHERE {clause}", params
             ).fetchone()[0]
             at = query.before or query.after
             if at is None:
                 offset = (query.page - 1) * query.limit
-                rows = self._run(
+                rows = self.database.run(
                     db,
                     f"{_TASK_SELECT} WHERE {clause} "
                     f"ORDER BY {paging.order_by(query.sort, query.order)} LIMIT ? OFFSET ?",
@@ -257,7 +223,7 @@ class SqlStore(ABC):
         and whether more rows lie beyond them."""
         beyond, values = paging.beyond(query.sort, query.order, at, backwards=backwards)
         order = paging.order_by(query.sort, query.order, backwards=backwards)
-        rows = self._run(
+        rows = self.database.run(
             db,
             f"{_TASK_SELECT} WHERE {clause} AND {beyond} ORDER BY {order} LIMIT ?",
             [*params, *values, query.limit + 1],
@@ -278,14 +244,36 @@ class SqlStore(ABC):
         join = "LEFT JOIN files f ON f.id = t.output_file_id " if query.sort == "filesize" else ""
         # Ordered, so the nearest row is found by the list's index, never by a table scan.
         order = paging.order_by(query.sort, query.order, backwards=backwards)
-        row = self._run(
+        row = self.database.run(
             db,
             f"SELECT 1 FROM tasks t {join}WHERE {clause} AND {beyond} ORDER BY {order} LIMIT 1",
             [*params, *values],
         ).fetchone()
         return row is not None
 
-    # the queue ---------------------------------------------------------------
+    def cancel(self, project_id: str, task_id: str) -> TaskRecord | None:
+        stamp = now_iso()
+        with self.database.transaction() as db:
+            row = self.database.run(
+                db,
+                f"SELECT status FROM tasks WHERE id=? AND project_id=? {self.database.row_lock}",
+                (task_id, project_id),
+            ).fetchone()
+            if row is None:
+                return None
+            if row[0] in ("waiting", "processing"):
+                # Clearing the lease makes the running worker's result land nowhere.
+                finish_with_error(
+                    self.database, db, task_id, CANCELLED, "cancelled by the client", stamp
+                )
+        return self.get_task(project_id, task_id)
+
+
+class SqlQueue:
+    """`QueuePort`: the queue as a dispatcher sees it."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     def lease(
         self, owner: str, kinds: list[str], limit: int, lease_s: float, max_attempts: int
@@ -294,32 +282,33 @@ class SqlStore(ABC):
             return []
         now, stamp = time.time(), now_iso()
         marks = ",".join("?" * len(kinds))
-        with self._transaction() as db:
-            lost = self._run(
+        with self.database.transaction() as db:
+            lost = self.database.run(
                 db,
                 "SELECT id FROM tasks WHERE status='processing' AND lease_expires < ? "
-                f"AND attempts >= ? {self.lock_clause}",
+                f"AND attempts >= ? {self.database.lock_clause}",
                 (now, max_attempts),
             ).fetchall()
             for (task_id,) in lost:
                 message = f"the worker was lost {max_attempts} times while running this task"
-                self._finish_with_error(db, task_id, WORKER_LOST, message, stamp)
+                finish_with_error(self.database, db, task_id, WORKER_LOST, message, stamp)
             # One statement claims and returns the rows (no re-read); RETURNING has no order.
-            rows = self._run(
+            rows = self.database.run(
                 db,
                 "UPDATE tasks SET status='processing', lease_owner=?, lease_expires=?, "
                 "attempts=attempts+1, progress=0, updated=? WHERE id IN ("
                 f"SELECT id FROM tasks WHERE kind IN ({marks}) AND ("
                 "(status='waiting' AND run_after <= ?) OR "
                 "(status='processing' AND lease_expires < ?)) "
-                f"ORDER BY created, id LIMIT ? {self.lock_clause}) RETURNING {_LEASED_COLUMNS}",
+                f"ORDER BY created, id LIMIT ? {self.database.lock_clause}) "
+                f"RETURNING {_LEASED_COLUMNS}",
                 (owner, now + lease_s, stamp, *kinds, now, now, limit),
             ).fetchall()
         return sorted((task_of((*r, *NO_FILE)) for r in rows), key=lambda t: (t.created, t.id))
 
     def heartbeat(self, task_id: str, owner: str, lease_s: float) -> bool:
-        with self._transaction() as db:
-            cur = self._run(
+        with self.database.transaction() as db:
+            cur = self.database.run(
                 db,
                 f"UPDATE tasks SET lease_expires=? WHERE {_HELD}",
                 (time.time() + lease_s, task_id, owner),
@@ -327,8 +316,8 @@ class SqlStore(ABC):
             return cur.rowcount == 1
 
     def release(self, task_id: str, owner: str) -> bool:
-        with self._transaction() as db:
-            cur = self._run(
+        with self.database.transaction() as db:
+            cur = self.database.run(
                 db,
                 "UPDATE tasks SET status='waiting', lease_owner=NULL, lease_expires=NULL, "
                 f"attempts=attempts-1, progress=0, updated=? WHERE {_HELD}",
@@ -337,8 +326,8 @@ class SqlStore(ABC):
             return cur.rowcount == 1
 
     def set_progress(self, task_id: str, owner: str, progress: int) -> bool:
-        with self._transaction() as db:
-            cur = self._run(
+        with self.database.transaction() as db:
+            cur = self.database.run(
                 db,
                 f"UPDATE tasks SET progress=?, updated=? WHERE {_HELD}",
                 (max(0, min(99, int(progress))), now_iso(), task_id, owner),
@@ -349,8 +338,8 @@ class SqlStore(ABC):
         self, task_id: str, owner: str, output: FileRecord, ran_on: str | None = None
     ) -> bool:
         stamp = now_iso()
-        with self._transaction() as db:
-            row = self._run(
+        with self.database.transaction() as db:
+            row = self.database.run(
                 db,
                 "UPDATE tasks SET status='ready', progress=100, output_file_id=?, ran_on=?, "
                 "error_code=NULL, error_message=NULL, lease_owner=NULL, lease_expires=NULL, "
@@ -359,30 +348,30 @@ class SqlStore(ABC):
             ).fetchone()
             if row is None:
                 return False
-            self._upsert_file(db, output)
-            self._run(  # the output joins its input's media
+            upsert_file(self.database, db, output)
+            self.database.run(  # the output joins its input's media
                 db,
                 "UPDATE files SET media_id = (SELECT media_id FROM tasks WHERE id = ?) "
                 "WHERE id = ?",
                 (task_id, output.id),
             )
-            self._enqueue_webhook(db, task_id, row, "task.ready", stamp)
+            enqueue_webhook(self.database, db, task_id, row, "task.ready", stamp)
         return True
 
     def fail(
         self, task_id: str, owner: str, code: str, message: str, retry_in: float | None
     ) -> bool:
         stamp = now_iso()
-        with self._transaction() as db:
-            held = self._run(
-                db, f"SELECT id FROM tasks WHERE {_HELD} {self.row_lock}", (task_id, owner)
+        with self.database.transaction() as db:
+            held = self.database.run(
+                db, f"SELECT id FROM tasks WHERE {_HELD} {self.database.row_lock}", (task_id, owner)
             ).fetchone()
             if held is None:
                 return False
             if retry_in is None:
-                self._finish_with_error(db, task_id, code, message, stamp)
+                finish_with_error(self.database, db, task_id, code, message, stamp)
             else:
-                self._run(
+                self.database.run(
                     db,
                     "UPDATE tasks SET status='waiting', error_code=?, error_message=?, "
                     "lease_owner=NULL, lease_expires=NULL, run_after=?, updated=? WHERE id=?",
@@ -390,26 +379,11 @@ class SqlStore(ABC):
                 )
         return True
 
-    def cancel(self, project_id: str, task_id: str) -> TaskRecord | None:
-        stamp = now_iso()
-        with self._transaction() as db:
-            row = self._run(
-                db,
-                f"SELECT status FROM tasks WHERE id=? AND project_id=? {self.row_lock}",
-                (task_id, project_id),
-            ).fetchone()
-            if row is None:
-                return None
-            if row[0] in ("waiting", "processing"):
-                # Clearing the lease makes the running worker's result land nowhere.
-                self._finish_with_error(db, task_id, CANCELLED, "cancelled by the client", stamp)
-        return self.get_task(project_id, task_id)
-
     def queue_depth(self) -> dict[str, dict[str, int]]:
         # A task whose lease ran out (its worker died) is claimable again: it counts as
         # waiting, so the runtime starts or makes room for an actor of its kind.
-        with self._connect() as db:
-            rows = self._run(
+        with self.database.connect() as db:
+            rows = self.database.run(
                 db,
                 "SELECT kind, CASE WHEN status='processing' AND lease_expires < ? "
                 "THEN 'waiting' ELSE status END AS state, COUNT(*) FROM tasks "
@@ -421,44 +395,25 @@ class SqlStore(ABC):
             depth.setdefault(kind, {"waiting": 0, "processing": 0})[status] = int(count)
         return depth
 
-    def _finish_with_error(
-        self, db: Connection, task_id: str, code: str, message: str, stamp: str
-    ) -> None:
-        row = self._run(
-            db,
-            "UPDATE tasks SET status='error', error_code=?, error_message=?, lease_owner=NULL, "
-            "lease_expires=NULL, updated=? WHERE id=? RETURNING project_id, webhook_url",
-            (code, message, stamp, task_id),
-        ).fetchone()
-        self._enqueue_webhook(db, task_id, row, "task.error", stamp)
 
-    # webhooks outbox -----------------------------------------------------------
+class SqlOutbox:
+    """`OutboxPort`: webhook notifications waiting to be sent."""
 
-    def _enqueue_webhook(
-        self, db: Connection, task_id: str, task: Sequence[Any] | None, event: str, stamp: str
-    ) -> None:
-        """`task` is the updated row's (project_id, webhook_url); no URL, no event."""
-        if task is None or not task[1]:
-            return
-        self._run(
-            db,
-            "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (new_id("evt"), task_id, task[0], task[1], event, time.time(), stamp),
-        )
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     def claim_webhooks(self, limit: int, lease_s: float) -> list[WebhookEvent]:
         now = time.time()
-        with self._transaction() as db:
-            rows = self._run(
+        with self.database.transaction() as db:
+            rows = self.database.run(
                 db,
                 "SELECT id, task_id, project_id, url, event, attempts, created FROM webhooks "
                 "WHERE sent IS NULL AND gave_up IS NULL AND due <= ? "
-                f"ORDER BY due, id LIMIT ? {self.lock_clause}",
+                f"ORDER BY due, id LIMIT ? {self.database.lock_clause}",
                 (now, limit),
             ).fetchall()
             for row in rows:
-                self._run(
+                self.database.run(
                     db,
                     "UPDATE webhooks SET due=?, attempts=attempts+1 WHERE id=?",
                     (now + lease_s, row[0]),
@@ -477,28 +432,56 @@ class SqlStore(ABC):
         ]
 
     def webhook_sent(self, event_id: str) -> None:
-        with self._transaction() as db:
-            self._run(
+        with self.database.transaction() as db:
+            self.database.run(
                 db, "UPDATE webhooks SET sent=?, last_error=NULL WHERE id=?", (now_iso(), event_id)
             )
 
     def webhook_failed(self, event_id: str, error: str, retry_in: float | None) -> None:
-        with self._transaction() as db:
+        with self.database.transaction() as db:
             if retry_in is None:
-                self._run(
+                self.database.run(
                     db,
                     "UPDATE webhooks SET gave_up=?, last_error=? WHERE id=?",
                     (now_iso(), error, event_id),
                 )
             else:
-                self._run(
+                self.database.run(
                     db,
                     "UPDATE webhooks SET due=?, last_error=? WHERE id=?",
                     (time.time() + retry_in, error, event_id),
                 )
 
-    def _upsert_file(self, db: Connection, f: FileRecord) -> None:
-        self._run(db, _UPSERT_FILE, values(f, FILE_COLUMNS))
+
+def finish_with_error(
+    database: Database, db: Connection, task_id: str, code: str, message: str, stamp: str
+) -> None:
+    row = database.run(
+        db,
+        "UPDATE tasks SET status='error', error_code=?, error_message=?, lease_owner=NULL, "
+        "lease_expires=NULL, updated=? WHERE id=? RETURNING project_id, webhook_url",
+        (code, message, stamp, task_id),
+    ).fetchone()
+    enqueue_webhook(database, db, task_id, row, "task.error", stamp)
+
+
+def enqueue_webhook(
+    database: Database,
+    db: Connection,
+    task_id: str,
+    task: Sequence[Any] | None,
+    event: str,
+    stamp: str,
+) -> None:
+    """`task` is the updated row's (project_id, webhook_url); no URL, no event."""
+    if task is None or not task[1]:
+        return
+    database.run(
+        db,
+        "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (new_id("evt"), task_id, task[0], task[1], event, time.time(), stamp),
+    )
 
 
 def iter_statements(schema: str) -> Iterator[str]:

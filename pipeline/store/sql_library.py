@@ -1,7 +1,7 @@
 """The store's SQL for files, media and idempotency keys.
 
-Shared by the SQLite and PostgreSQL adapters like `sql.SqlStore`, which it extends; the
-tables are in `sql.SCHEMA`.
+Role objects over one `Database` (database.py), like those in sql.py; the tables are in
+`sql.SCHEMA`. `upsert_file` and `insert_media` also serve the tasks' and the queue's writes.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from pipeline.ids import now_iso
+from pipeline.store.database import Connection, Database
 from pipeline.store.port import FileRecord, Idempotent, MediaRecord, Page
 from pipeline.store.rows import (
     FILE_COLUMNS,
@@ -21,29 +22,42 @@ from pipeline.store.rows import (
     media_of,
     values,
 )
-from pipeline.store.sql import Connection, SqlStore
 
 _FILE_CHANGES = ("ref", "folder", "filename", "metadata", "media_id")
 _MEDIA_CHANGES = ("kind", "title", "alt", "metadata")
 _FILE_COLUMNS = listed(FILE_COLUMNS, "f")
 _FILE_FIELDS = listed(FILE_COLUMNS)  # without the table's alias, for RETURNING
 _MEDIA_COLUMNS = listed(MEDIA_COLUMNS)
+# A retried task's output overwrites the file its earlier attempt recorded.
+_UPSERT_FILE = insert("files", FILE_COLUMNS) + (
+    " ON CONFLICT (id) DO UPDATE SET filename=excluded.filename, "
+    "mimetype=excluded.mimetype, filesize=excluded.filesize, "
+    "storage_key=excluded.storage_key, info=excluded.info, updated=excluded.updated, "
+    "media_id=excluded.media_id, ref=excluded.ref, folder=excluded.folder"
+)
 
 
-class LibraryStore(SqlStore):
+class SqlLibrary:
+    """`LibraryPort`: files and the media that group them."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
     # files -------------------------------------------------------------------------
 
     def create_file(self, file: FileRecord) -> None:
-        with self._transaction() as db:
-            self._upsert_file(db, file)
+        with self.database.transaction() as db:
+            upsert_file(self.database, db, file)
 
     def get_file(self, project_id: str | None, file_id: str) -> FileRecord | None:
-        with self._connect() as db:
+        with self.database.connect() as db:
             params: tuple[str, ...] = (file_id,)
             sql = "WHERE f.id = ?"
             if project_id is not None:
                 sql, params = "WHERE f.id = ? AND f.project_id = ?", (file_id, project_id)
-            row = self._run(db, f"SELECT {_FILE_COLUMNS} FROM files f {sql}", params).fetchone()
+            row = self.database.run(
+                db, f"SELECT {_FILE_COLUMNS} FROM files f {sql}", params
+            ).fetchone()
         return file_of(row) if row else None
 
     def list_files(
@@ -52,10 +66,10 @@ class LibraryStore(SqlStore):
         where, params = "f.project_id = ?", [project_id]
         if media_id is not None:
             where, params = f"{where} AND f.media_id = ?", [project_id, media_id]
-        with self._connect() as db:
-            total = self._run(db, f"SELECT COUNT(*) FROM files f WHERE {where}", params)
+        with self.database.connect() as db:
+            total = self.database.run(db, f"SELECT COUNT(*) FROM files f WHERE {where}", params)
             count = int(total.fetchone()[0])
-            rows = self._run(
+            rows = self.database.run(
                 db,
                 f"SELECT {_FILE_COLUMNS} FROM files f WHERE {where} "
                 "ORDER BY f.created DESC, f.id DESC LIMIT ? OFFSET ?",
@@ -66,8 +80,8 @@ class LibraryStore(SqlStore):
     def find_file(self, project_id: str, folder: str | None, filename: str) -> FileRecord | None:
         folder_clause = "f.folder IS NULL" if folder is None else "f.folder = ?"
         params = [project_id, filename] + ([] if folder is None else [folder])
-        with self._connect() as db:
-            row = self._run(
+        with self.database.connect() as db:
+            row = self.database.run(
                 db,
                 f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.project_id = ? AND f.filename = ? "
                 f"AND {folder_clause} ORDER BY f.created DESC, f.id DESC LIMIT 1",
@@ -79,8 +93,8 @@ class LibraryStore(SqlStore):
         self, project_id: str, file_id: str, changes: dict[str, Any]
     ) -> FileRecord | None:
         sets, params = _assignments(changes, _FILE_CHANGES)
-        with self._transaction() as db:
-            cur = self._run(
+        with self.database.transaction() as db:
+            cur = self.database.run(
                 db,
                 f"UPDATE files SET {sets} WHERE id = ? AND project_id = ?",
                 [*params, file_id, project_id],
@@ -90,8 +104,8 @@ class LibraryStore(SqlStore):
         return self.get_file(project_id, file_id)
 
     def delete_file(self, project_id: str, file_id: str) -> FileRecord | None:
-        with self._transaction() as db:
-            row = self._run(
+        with self.database.transaction() as db:
+            row = self.database.run(
                 db,
                 f"DELETE FROM files WHERE id = ? AND project_id = ? RETURNING {_FILE_FIELDS}",
                 (file_id, project_id),
@@ -101,15 +115,12 @@ class LibraryStore(SqlStore):
     # media -------------------------------------------------------------------------
 
     def create_media(self, media: MediaRecord) -> None:
-        with self._transaction() as db:
-            self._insert_media(db, media)
-
-    def _insert_media(self, db: Connection, media: MediaRecord) -> None:
-        self._run(db, insert("media", MEDIA_COLUMNS), values(media, MEDIA_COLUMNS))
+        with self.database.transaction() as db:
+            insert_media(self.database, db, media)
 
     def get_media(self, project_id: str, media_id: str) -> MediaRecord | None:
-        with self._connect() as db:
-            row = self._run(
+        with self.database.connect() as db:
+            row = self.database.run(
                 db,
                 f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ? AND project_id = ?",
                 (media_id, project_id),
@@ -117,10 +128,12 @@ class LibraryStore(SqlStore):
         return media_of(row) if row else None
 
     def list_media(self, project_id: str, page: int, limit: int) -> Page[MediaRecord]:
-        with self._connect() as db:
-            total = self._run(db, "SELECT COUNT(*) FROM media WHERE project_id = ?", [project_id])
+        with self.database.connect() as db:
+            total = self.database.run(
+                db, "SELECT COUNT(*) FROM media WHERE project_id = ?", [project_id]
+            )
             count = int(total.fetchone()[0])
-            rows = self._run(
+            rows = self.database.run(
                 db,
                 f"SELECT {_MEDIA_COLUMNS} FROM media WHERE project_id = ? "
                 "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
@@ -132,8 +145,8 @@ class LibraryStore(SqlStore):
         self, project_id: str, media_id: str, changes: dict[str, Any]
     ) -> MediaRecord | None:
         sets, params = _assignments(changes, _MEDIA_CHANGES)
-        with self._transaction() as db:
-            cur = self._run(
+        with self.database.transaction() as db:
+            cur = self.database.run(
                 db,
                 f"UPDATE media SET {sets} WHERE id = ? AND project_id = ?",
                 [*params, media_id, project_id],
@@ -143,33 +156,38 @@ class LibraryStore(SqlStore):
         return self.get_media(project_id, media_id)
 
     def delete_media(self, project_id: str, media_id: str) -> MediaRecord | None:
-        with self._transaction() as db:
-            row = self._run(
+        with self.database.transaction() as db:
+            row = self.database.run(
                 db,
                 f"DELETE FROM media WHERE id = ? AND project_id = ? RETURNING {_MEDIA_COLUMNS}",
                 (media_id, project_id),
             ).fetchone()
             if row is not None:
-                self._run(
+                self.database.run(
                     db,
                     "UPDATE files SET media_id = NULL WHERE media_id = ? AND project_id = ?",
                     (media_id, project_id),
                 )
         return media_of(row) if row else None
 
-    # idempotency ------------------------------------------------------------------------
+
+class SqlIdempotency:
+    """`IdempotencyPort`: a POST's answer kept for the retries of its Idempotency-Key."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     def claim_idempotency(
         self, project_id: str, key: str, fingerprint: str, ttl_s: float
     ) -> Idempotent | None:
         now = time.time()
-        with self._transaction() as db:
-            self._run(
+        with self.database.transaction() as db:
+            self.database.run(
                 db,
                 "DELETE FROM idempotency WHERE project_id = ? AND key = ? AND created < ?",
                 (project_id, key, now - ttl_s),
             )
-            inserted = self._run(
+            inserted = self.database.run(
                 db,
                 "INSERT INTO idempotency (project_id, key, fingerprint, body, created) "
                 "VALUES (?,?,?,'',?) ON CONFLICT (project_id, key) DO NOTHING",
@@ -177,7 +195,7 @@ class LibraryStore(SqlStore):
             )
             if inserted.rowcount == 1:
                 return None
-            row = self._run(
+            row = self.database.run(
                 db,
                 "SELECT fingerprint, status, body, content_type, created FROM idempotency "
                 "WHERE project_id = ? AND key = ?",
@@ -194,8 +212,8 @@ class LibraryStore(SqlStore):
     def finish_idempotency(
         self, project_id: str, key: str, status: int, body: bytes, content_type: str | None
     ) -> None:
-        with self._transaction() as db:
-            self._run(
+        with self.database.transaction() as db:
+            self.database.run(
                 db,
                 "UPDATE idempotency SET status = ?, body = ?, content_type = ? "
                 "WHERE project_id = ? AND key = ?",
@@ -203,8 +221,8 @@ class LibraryStore(SqlStore):
             )
 
     def release_idempotency(self, project_id: str, key: str) -> None:
-        with self._transaction() as db:
-            self._run(
+        with self.database.transaction() as db:
+            self.database.run(
                 db,
                 "DELETE FROM idempotency WHERE project_id = ? AND key = ? AND status IS NULL",
                 (project_id, key),
@@ -220,3 +238,12 @@ def _assignments(changes: dict[str, Any], allowed: tuple[str, ...]) -> tuple[str
     values = [json.dumps(changes[n]) if n == "metadata" else changes[n] for n in names]
     sets = ", ".join([*(f"{name} = ?" for name in names), "updated = ?"])
     return sets, [*values, now_iso()]
+
+
+def upsert_file(database: Database, db: Connection, f: FileRecord) -> None:
+    """Insert a file, or replace what a retried task's earlier attempt recorded."""
+    database.run(db, _UPSERT_FILE, values(f, FILE_COLUMNS))
+
+
+def insert_media(database: Database, db: Connection, media: MediaRecord) -> None:
+    database.run(db, insert("media", MEDIA_COLUMNS), values(media, MEDIA_COLUMNS))

@@ -1,7 +1,7 @@
 """The store's SQL for webhook signing secrets: one current secret per project, and the one
 it replaced while the rotation's overlap lasts (deliveries carry a signature for each).
 
-Shared by the SQLite and PostgreSQL adapters like `sql.SqlStore`, which it extends.
+A role object over one `Database` (database.py), like those in sql.py.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 from pipeline.ids import now_iso
+from pipeline.store.database import Connection, Database
 from pipeline.store.port import WebhookSecret
-from pipeline.store.sql import Connection, SqlStore
 
 # `expires` NULL: the project's current secret (at most one, by the partial index).
 WEBHOOK_SECRETS_SCHEMA = """
@@ -26,15 +26,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS webhook_secrets_current
 """
 
 
-class WebhookSecretsStore(SqlStore):
+class SqlWebhookSecrets:
+    """`WebhookSecretsPort`: each project's webhook signing secrets."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
     def webhook_secrets(self, project_id: str) -> list[WebhookSecret]:
-        with self._connect() as db:
+        with self.database.connect() as db:
             return self._valid_secrets(db, project_id)
 
     def ensure_webhook_secret(
         self, project_id: str, secret: str, *, legacy: str | None, legacy_until: float
     ) -> list[WebhookSecret]:
-        with self._transaction() as db:
+        with self.database.transaction() as db:
             if not self._valid_secrets(db, project_id):
                 self._insert(db, project_id, secret, None)
                 if legacy and legacy != secret:
@@ -45,22 +50,22 @@ class WebhookSecretsStore(SqlStore):
         self, project_id: str, secret: str, previous_until: float
     ) -> list[WebhookSecret]:
         now = time.time()
-        with self._transaction() as db:
+        with self.database.transaction() as db:
             # Two at most: the new one and the one it replaces; older ones stop at once.
-            self._run(
+            self.database.run(
                 db,
                 "DELETE FROM webhook_secrets WHERE project_id = ? AND expires IS NOT NULL",
                 (project_id,),
             )
             if previous_until > now:
-                self._run(
+                self.database.run(
                     db,
                     "UPDATE webhook_secrets SET expires = ? "
                     "WHERE project_id = ? AND expires IS NULL",
                     (previous_until, project_id),
                 )
             else:
-                self._run(
+                self.database.run(
                     db,
                     "DELETE FROM webhook_secrets WHERE project_id = ? AND expires IS NULL",
                     (project_id,),
@@ -69,7 +74,7 @@ class WebhookSecretsStore(SqlStore):
             return self._valid_secrets(db, project_id)
 
     def _insert(self, db: Connection, project_id: str, secret: str, expires: float | None) -> None:
-        self._run(
+        self.database.run(
             db,
             "INSERT INTO webhook_secrets (project_id, secret, created, expires) "
             "VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
@@ -77,7 +82,7 @@ class WebhookSecretsStore(SqlStore):
         )
 
     def _valid_secrets(self, db: Connection, project_id: str) -> list[WebhookSecret]:
-        rows = self._run(
+        rows = self.database.run(
             db,
             "SELECT secret, created, expires FROM webhook_secrets "
             "WHERE project_id = ? AND (expires IS NULL OR expires > ?) "

@@ -5,49 +5,57 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 
-from pipeline.store.group_commit import GroupCommit
+from pipeline.store.database import Database
 from pipeline.store.migrations import LATEST, run_missing
 from pipeline.store.reads import LocalReads
-from pipeline.store.sql_library import LibraryStore
-from pipeline.store.sql_secrets import WebhookSecretsStore
-from pipeline.store.sql_workers import WorkerReportsStore
+from pipeline.store.sql_store import SqlStore
 
 
-class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
-    # BEGIN IMMEDIATE takes the database's write lock, so leases never overlap.
-    lock_clause = ""
-
+class SQLiteStore(SqlStore):
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()  # this thread's connection, and whether it is in use
-        self._writing = threading.RLock()
-        # New tasks commit in groups behind the same lock as every other write.
-        self._new_tasks = GroupCommit(self._writing, self._insert_tasks)
-        with self._connect() as db:
+        database = SQLiteDatabase(Path(path))
+        super().__init__(database)
+        self.path = database.path
+        with database.connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
-        self.schema_version = self._migrate()
-
-    def _migrate(self) -> int:
-        """Bring the schema to the latest version (pipeline/store/migrations.py) in one
-        transaction; BEGIN IMMEDIATE makes other processes opening it wait their turn.
-        Returns the version the database is at."""
-        with self._transaction() as db:
-            current = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if run_missing(db.execute, current, "REAL"):
-                db.execute(f"PRAGMA user_version = {LATEST:d}")
-            return max(current, LATEST)
+        self.schema_version = _migrate(database)
 
     @asynccontextmanager
     async def api_reads(self) -> AsyncIterator[LocalReads]:
         # On the event loop: a local file, and WAL readers never wait for the writer.
         yield LocalReads(self)
 
+
+def _migrate(database: SQLiteDatabase) -> int:
+    """Bring the schema to the latest version (pipeline/store/migrations.py) in one
+    transaction; BEGIN IMMEDIATE makes other processes opening it wait their turn.
+    Returns the version the database is at."""
+    with database.transaction() as db:
+        current = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if run_missing(db.execute, current, database.float_type):
+            db.execute(f"PRAGMA user_version = {LATEST:d}")
+        return max(current, LATEST)
+
+
+class SQLiteDatabase(Database):
+    # BEGIN IMMEDIATE takes the database's write lock, so leases never overlap.
+    lock_clause = ""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()  # this thread's connection, and whether it is in use
+        self._writing = threading.RLock()
+
+    @property
+    def group_lock(self) -> AbstractContextManager[object]:
+        return self._writing  # new tasks commit in groups behind the lock of every write
+
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self) -> Iterator[sqlite3.Connection]:
         # Each thread keeps one connection: opening one and setting its PRAGMAs cost more
         # than a read by primary key. In autocommit mode each statement sees the latest
         # commit. A use nested in another on the same thread gets a connection of its own.
@@ -76,12 +84,12 @@ class SQLiteStore(LibraryStore, WorkerReportsStore, WebhookSecretsStore):
         return db
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         # Writers in this process queue on a lock: one that finds SQLite's write lock taken
         # sleeps in SQLite's busy handler (1, 2, 5, 10 … 100 ms), far longer than a commit,
         # so under load (many API threads) most of the time went to sleeping. Other
         # processes' writers still meet busy_timeout.
-        with self._writing, self._connect() as db:
+        with self._writing, self.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db

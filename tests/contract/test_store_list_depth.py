@@ -166,13 +166,13 @@ def statements(
 ) -> list[Any]:
     """The (sql, params) the store runs to answer `query`."""
     seen: list[tuple[str, Any]] = []
-    run: Callable[..., Any] = store._run  # type: ignore[attr-defined]
+    run: Callable[..., Any] = store.database.run  # type: ignore[attr-defined]
 
     def recording(db: Any, sql: str, params: Any = ()) -> Any:
         seen.append((sql, params))
         return run(db, sql, params)
 
-    monkeypatch.setattr(store, "_run", recording)
+    monkeypatch.setattr(store.database, "run", recording)  # type: ignore[attr-defined]
     store.list_tasks(project_id, query)
     monkeypatch.undo()
     return seen
@@ -180,8 +180,8 @@ def statements(
 
 def plan(store: Store, sql: str, params: Any) -> str:
     explain = "EXPLAIN QUERY PLAN " if isinstance(store, SQLiteStore) else "EXPLAIN "
-    with store._connect() as db:  # type: ignore[attr-defined]
-        rows = store._run(db, explain + sql, params).fetchall()  # type: ignore[attr-defined]
+    with store.database.connect() as db:  # type: ignore[attr-defined]
+        rows = store.database.run(db, explain + sql, params).fetchall()  # type: ignore[attr-defined]
     return "\n".join(str(r[-1]) for r in rows)
 
 

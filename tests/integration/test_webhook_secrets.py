@@ -154,6 +154,6 @@ def test_a_receiver_trickling_its_answer_is_cut_at_the_delivery_timeout(
         assert sender.send_due() == 1
         took = time.monotonic() - started
     assert took < 3, f"the delivery took {took:.1f} s"
-    with store._connect() as db:
+    with store.database.connect() as db:
         row = db.execute("SELECT sent, attempts, last_error FROM webhooks").fetchone()
     assert row[0] is None and row[1] == 1 and "Timeout" in row[2]

@@ -114,7 +114,7 @@ def seed(store: Store, counts: dict[str, int], seed: int = 14) -> Seeded:
         finally:
             db.close()
     elif isinstance(store, PostgresStore):
-        with store._connect() as db:
+        with store.database.connect() as db:
             with db.transaction(), db.cursor() as cur:
                 _copy(cur, "tasks", _TASK_COLUMNS, tasks)
                 _copy(cur, "files", _FILE_COLUMNS, files)
