@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _OUTPUT_PATH = re.compile(r"^/(?:files/[^/]+/(?:content$|t/)|signed/)")
 _PREFLIGHT_MAX_AGE = b"600"
 
-_OUTPUT_METHODS = b"GET, HEAD, OPTIONS"
-_OUTPUT_HEADERS = b"Range, If-Range, If-None-Match, If-Modified-Since"
+_OUTPUT_METHODS = b"GET, HEAD, PUT, OPTIONS"  # PUT: a signed upload (/signed/…)
+_OUTPUT_HEADERS = b"Range, If-Range, If-None-Match, If-Modified-Since, Content-Type"
 _OUTPUT_EXPOSED = b"Content-Range, Content-Length, Accept-Ranges, ETag, Last-Modified"
 
 _API_METHODS = b"GET, HEAD, POST, PATCH, DELETE, OPTIONS"

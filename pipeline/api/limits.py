@@ -3,10 +3,10 @@
 `BodyLimitMiddleware` counts the bytes of every request body as they arrive and answers
 `413 payload_too_large` the moment a body passes its limit, without reading the rest
 (the server then closes the connection). A declared `Content-Length` over the limit is
-refused before a byte is read. Uploads (`POST /files` with a raw or multipart body) may be
-as large as `STROBE_MAX_UPLOAD_BYTES`; every other body, JSON ones included, as large as
-`STROBE_MAX_JSON_BYTES`. Whatever the route does with the body, nothing past the limit is
-ever handed to it.
+refused before a byte is read. Uploads (`POST /files` with a raw or multipart body, and a
+signed `PUT /signed/…`) may be as large as `STROBE_MAX_UPLOAD_BYTES`; every other body,
+JSON ones included, as large as `STROBE_MAX_JSON_BYTES`. Whatever the route does with the
+body, nothing past the limit is ever handed to it.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pipeline.api.errors import ApiError
 from pipeline.contract.errors import PAYLOAD_TOO_LARGE
 
 UPLOAD_PATHS = frozenset({"/files"})
+SIGNED_UPLOAD_PREFIX = "/signed/"  # PUT only
 # Multipart framing around the file part: boundaries, part headers, a few small fields.
 MULTIPART_ALLOWANCE = 256 << 10
 METADATA_MAX_BYTES = 64 << 10  # serialized as compact JSON
@@ -37,7 +38,10 @@ class PayloadTooLarge(ApiError):
 
 
 def is_upload(scope: Scope) -> bool:
-    """A raw or multipart upload, as opposed to a JSON body (`POST /files` takes both)."""
+    """A raw or multipart upload, as opposed to a JSON body (`POST /files` takes both), or
+    a signed PUT upload."""
+    if scope["method"] == "PUT" and scope["path"].startswith(SIGNED_UPLOAD_PREFIX):
+        return True
     if scope["method"] != "POST" or scope["path"] not in UPLOAD_PATHS:
         return False
     return not Headers(scope=scope).get("content-type", "").startswith("application/json")

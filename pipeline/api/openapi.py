@@ -29,6 +29,7 @@ _WHY = {
     400: "Malformed JSON, or an unsupported Accept-Version (`invalid_request`, "
     "`unsupported_version`)",
     401: "No API key, an unknown one, or a bad signature (`unauthorized`)",
+    403: "The signed upload URL is forged, expired or signed for GET (`forbidden`)",
     404: "No such object in this project (`not_found`)",
     409: "The task is already ready, or a request with this Idempotency-Key is still running",
     413: "The body is over its limit (`payload_too_large`); for an ingest, the file at the URL "
@@ -78,6 +79,14 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
         statuses.add(404)
     if method == "POST" or (method == "DELETE" and path == "/tasks/{task_id}"):
         statuses.add(409)
+    signed_put = method == "PUT" and path == "/signed/{project_id}/{path}"
+    if signed_put:
+        statuses.add(403)
+        media = ("video/*", "audio/*", "image/*", "application/octet-stream")
+        operation["requestBody"] = {
+            "required": True,
+            "content": {kind: {"schema": _BINARY} for kind in media},
+        }
     responses = operation.setdefault("responses", {})
     for status in sorted(statuses):
         responses[str(status)] = {
@@ -89,7 +98,8 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
                 "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
             }
     success = next((code for code in responses if code.startswith("2")), None)
-    if success is not None and path in _BYTES_PATHS | {"/signed/{project_id}/{path}"}:
+    bytes_path = path in _BYTES_PATHS | {"/signed/{project_id}/{path}"}
+    if success is not None and bytes_path and not signed_put:
         responses[success]["content"] = {"*/*": {"schema": _BINARY}}
         _describe_serving(operation)
     if success is not None and path == "/metrics":

@@ -45,13 +45,13 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
                 return too_many_ingests(request, slots.limit)
             record = await _ingest(request, project)
         return show.one(
-            request, show.file(record), status=201, links=_file_links(request, record.id)
+            request, show.file(record), status=201, links=file_links(request, record.id)
         )
     labels = _query_labels(request, project)
     limit = app.settings.max_upload_bytes
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        raise _too_large(limit)
+        raise too_large(limit)
     work = app.settings.data_dir / "uploads"
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -63,7 +63,7 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
             )
         else:
             filename = request.query_params.get("filename") or "upload"
-            await _write_limited(request.stream(), path, limit)
+            await write_limited(request.stream(), path, limit)
         check_filename(filename)
         record = await run_in_threadpool(
             keep_upload,
@@ -76,7 +76,7 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
             storage=app.storage,
             settings=app.settings,
         )
-    return show.one(request, show.file(record), status=201, links=_file_links(request, record.id))
+    return show.one(request, show.file(record), status=201, links=file_links(request, record.id))
 
 
 @router.get("/files")
@@ -99,7 +99,7 @@ def get_file(file_id: str, request: Request, show: ViewOf) -> JSONResponse:
     record = state(request).store.get_file(project, file_id)
     if record is None:
         raise not_found("file", file_id)
-    return show.one(request, show.file(record), links=_file_links(request, file_id))
+    return show.one(request, show.file(record), links=file_links(request, file_id))
 
 
 @router.patch("/files/{file_id}")
@@ -113,7 +113,7 @@ def update_file(file_id: str, body: FileUpdate, request: Request, show: ViewOf) 
     record = record or store.get_file(project, file_id)
     if record is None:
         raise not_found("file", file_id)
-    return show.one(request, show.file(record), links=_file_links(request, file_id))
+    return show.one(request, show.file(record), links=file_links(request, file_id))
 
 
 @router.delete("/files/{file_id}")
@@ -222,13 +222,13 @@ def file_folder_content(
     )
 
 
-async def _write_limited(chunks: AsyncIterator[bytes], path: Path, limit: int) -> None:
+async def write_limited(chunks: AsyncIterator[bytes], path: Path, limit: int) -> None:
     written = 0
     with path.open("wb") as out:
         async for chunk in chunks:
             written += len(chunk)
             if written > limit:
-                raise _too_large(limit)
+                raise too_large(limit)
             out.write(chunk)
 
 
@@ -270,10 +270,10 @@ def _check_media(request: Request, project: str, media_id: str | None) -> None:
         raise invalid("media_id", f"no media with id {media_id!r} in this project")
 
 
-def _too_large(limit: int) -> ApiError:
+def too_large(limit: int) -> ApiError:
     return ApiError(413, PAYLOAD_TOO_LARGE, f"uploads are limited to {limit} bytes")
 
 
-def _file_links(request: Request, file_id: str) -> dict[str, str]:
+def file_links(request: Request, file_id: str) -> dict[str, str]:
     root = f"{base_url(request)}/files"
     return {"self": f"{root}/{file_id}", "parent": root}

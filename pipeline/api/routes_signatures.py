@@ -1,20 +1,25 @@
-"""POST /signatures: signed, expiring URLs for a project's file paths; GET /signed/… serves
-them without the API key."""
+"""POST /signatures: signed, expiring URLs for a project's file paths. Without the API key,
+GET /signed/… serves the file at the path, and PUT /signed/… (a URL signed with method
+`put`) stores the request's body there, so a browser can upload directly."""
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from pipeline.api.context import ViewOf, base_url, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
-from pipeline.api.routes_files import stream_file
+from pipeline.api.routes_files import file_links, stream_file, too_large, write_limited
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import MAX_EXPIRY_S, SignatureCreate
 from pipeline.api.serving import signed_cache_control
-from pipeline.contract.errors import UNAUTHORIZED
+from pipeline.contract.errors import FORBIDDEN, UNAUTHORIZED
+from pipeline.library import Labels, keep_upload
 from pipeline.storage.signing import signed_path_url, verify_path
 
 router = APIRouter(tags=["signatures"])
@@ -25,8 +30,6 @@ DEFAULT_EXPIRY_S = 3600
 def create_signature(body: SignatureCreate, request: Request, show: ViewOf) -> JSONResponse:
     project = project_of(request)
     check_filename(body.filename)
-    if body.method != "get":
-        raise invalid("method", "only 'get' URLs are signed so far; upload with POST /files")
     now = int(time.time())
     expiry = body.expiry if body.expiry is not None else now + DEFAULT_EXPIRY_S
     if not now < expiry <= now + MAX_EXPIRY_S:
@@ -61,3 +64,55 @@ def signed_get(
     if record is None:
         raise not_found("file", path)
     return stream_file(request, app.storage, record, signed_cache_control(expiry))
+
+
+# What a signed PUT may carry: media, or bytes whose type the probe will tell.
+UPLOADABLE_TYPES = ("video/", "audio/", "image/", "application/octet-stream")
+
+
+@router.put("/signed/{project_id}/{path:path}", status_code=201)
+async def signed_put(
+    project_id: str,
+    path: str,
+    expiry: int,
+    method: str,
+    signature: str,
+    request: Request,
+    show: ViewOf,
+) -> JSONResponse:
+    """Store the body as the file `path` (`folder/filename`) through a URL signed with
+    method `put`. Its signature and expiry, the upload size limit and the content type are
+    checked first, and the size again as the body streams: a refused upload stores nothing.
+    The file is probed and grouped in a new media like any upload."""
+    app = state(request)
+    keys = [key for key, project in app.settings.api_keys.items() if project == project_id]
+    if method != "put" or not verify_path(keys, project_id, path, expiry, method, signature):
+        raise ApiError(403, FORBIDDEN, "the upload URL's signature is invalid or expired")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not content_type.startswith(UPLOADABLE_TYPES):
+        allowed = ", ".join(t + ("*" if t.endswith("/") else "") for t in UPLOADABLE_TYPES)
+        raise invalid("content-type", f"{content_type or 'none'!r} is not media; send {allowed}")
+    limit = app.settings.max_upload_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise too_large(limit)
+    folder, _, filename = path.rpartition("/")
+    check_filename(filename)
+    work = app.settings.data_dir / "uploads"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        received = Path(tmp) / "upload"
+        await write_limited(request.stream(), received, limit)
+        record = await run_in_threadpool(
+            keep_upload,
+            received,
+            filename=filename,
+            content_type=content_type,
+            project_id=project_id,
+            labels=Labels(None, None, folder or None),
+            store=app.store,
+            storage=app.storage,
+            settings=app.settings,
+        )
+    links = file_links(request, record.id)
+    return show.one(request, show.file(record), status=201, links=links)

@@ -42,6 +42,9 @@ INVALID_REQUEST = _declare(
     "invalid_request", "a field or header is malformed or not allowed here", status=422
 )
 UNAUTHORIZED = _declare("unauthorized", "no API key, or an unknown one", status=401)
+FORBIDDEN = _declare(
+    "forbidden", "a signed upload URL that is forged, expired or for another use", status=403
+)
 NOT_FOUND = _declare("not_found", "no such object in this project", status=404)
 PAYLOAD_TOO_LARGE = _declare("payload_too_large", "a body over its size limit", status=413)
 RATE_LIMITED = _declare("rate_limited", "over the key's rate or the ingest slots", status=429)

@@ -106,6 +106,32 @@ def test_uploaded_image_to_avif(server: Server, tmp_path: Path) -> None:
     assert codec in {"libdav1d", "av1"} and (width, height) == (100, 100)
 
 
+def test_a_signed_put_upload_without_the_key_then_a_task_on_it(
+    server: Server, tmp_path: Path
+) -> None:
+    """A browser-style upload: the key holder signs a PUT URL; a plain client with no key
+    PUTs the bytes over a real socket; the task on the stored file turns `ready`."""
+    picture = make_image(tmp_path / "snap.png", width=320, height=240)
+    with server.client() as client:
+        signed = client.post("/signatures", json={"method": "put", "filename": "snap.png"})
+        assert signed.status_code == 201, signed.text
+        url = signed.json()["data"]["url"]
+    with httpx.Client(timeout=30) as keyless:
+        put = keyless.put(url, content=picture.read_bytes(), headers={"Content-Type": "image/png"})
+        assert put.status_code == 201, put.text
+        file_id = put.json()["data"]["id"]
+        assert keyless.put(url.replace("method=put", "method=get"), content=b"x").status_code == 403
+    with server.client() as client:
+        task_id = client.post(
+            "/tasks", json={"file_id": file_id, "format": "jpeg", "width": 80}
+        ).json()["data"]["id"]
+        done, _ = wait_done(client, task_id)
+        assert done["status"] == "ready", done["error"]
+        content = client.get(f"/files/{done['output']['id']}/content").content
+    codec, width, height = decode_still(content, tmp_path, "out.jpg")
+    assert codec == "mjpeg" and (width, height) == (80, 60)
+
+
 def test_bad_inputs_fail_their_task_and_the_worker_carries_on(
     server: Server, inputs: Path, http_base: str
 ) -> None:

@@ -297,4 +297,8 @@ def test_the_openapi_describes_ranges_on_the_byte_routes(client: TestClient) -> 
         get = paths[path]["get"]
         assert {"200", "206", "304", "416"} <= set(get["responses"]), path
         assert "Range" in {p["name"] for p in get["parameters"]}, path
-        assert set(paths[path]) == {"get"}, path  # HEAD answers as GET; not listed twice
+        assert "head" not in paths[path], path  # HEAD answers as GET; not listed twice
+    put = paths["/signed/{project_id}/{path}"]["put"]  # a signed upload: JSON back, not bytes
+    assert {"201", "403", "413", "422"} <= set(put["responses"])
+    assert "application/json" in put["responses"]["201"]["content"]
+    assert "video/*" in put["requestBody"]["content"]
