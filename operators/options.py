@@ -57,7 +57,7 @@ class KindOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     # Stored with a task's options but not options of its operator (see the API's schemas).
-    LABELS: ClassVar[frozenset[str]] = frozenset({"ref", "folder"})
+    LABELS: ClassVar[tuple[str, ...]] = ("ref", "folder")
 
     format: str = ""  # "": the kind's first format (KindSpec.parse_options fills it in)
     filename: Filename | None = None

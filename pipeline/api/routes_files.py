@@ -4,7 +4,8 @@ GET /files/{id}/content."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
@@ -49,13 +50,7 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
         )
     labels = _query_labels(request, project)
     limit = app.settings.max_upload_bytes
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large(limit)
-    work = app.settings.data_dir / "uploads"
-    work.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=work) as tmp:
-        path = Path(tmp) / "upload"
+    with upload_scratch(request) as path:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             filename, content_type = await receive_file(
@@ -65,18 +60,45 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
             filename = request.query_params.get("filename") or "upload"
             await write_limited(request.stream(), path, limit)
         check_filename(filename)
-        record = await run_in_threadpool(
-            keep_upload,
-            path,
-            filename=filename,
-            content_type=content_type or None,
-            project_id=project,
-            labels=labels,
-            store=app.store,
-            storage=app.storage,
-            settings=app.settings,
-        )
+        record = await keep_received(request, path, filename, content_type, project, labels)
     return show.one(request, show.file(record), status=201, links=file_links(request, record.id))
+
+
+@contextmanager
+def upload_scratch(request: Request) -> Iterator[Path]:
+    """Where an upload's bytes go while they arrive, removed afterwards; a declared
+    `Content-Length` over the upload limit is refused before that."""
+    settings = state(request).settings
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > settings.max_upload_bytes:
+        raise too_large(settings.max_upload_bytes)
+    work = settings.data_dir / "uploads"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        yield Path(tmp) / "upload"
+
+
+async def keep_received(
+    request: Request,
+    path: Path,
+    filename: str,
+    content_type: str | None,
+    project: str,
+    labels: Labels,
+) -> FileRecord:
+    """Probe and store a received upload like any other (pipeline/library.py)."""
+    app = state(request)
+    return await run_in_threadpool(
+        keep_upload,
+        path,
+        filename=filename,
+        content_type=content_type or None,
+        project_id=project,
+        labels=labels,
+        store=app.store,
+        storage=app.storage,
+        settings=app.settings,
+    )
 
 
 @router.get("/files")

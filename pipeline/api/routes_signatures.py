@@ -4,22 +4,25 @@ GET /signed/… serves the file at the path, and PUT /signed/… (a URL signed w
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from pipeline.api.context import ViewOf, base_url, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
-from pipeline.api.routes_files import file_links, stream_file, too_large, write_limited
+from pipeline.api.routes_files import (
+    file_links,
+    keep_received,
+    stream_file,
+    upload_scratch,
+    write_limited,
+)
 from pipeline.api.schemas import check_filename
 from pipeline.api.schemas_library import MAX_EXPIRY_S, SignatureCreate
 from pipeline.api.serving import signed_cache_control
 from pipeline.contract.errors import FORBIDDEN, UNAUTHORIZED
-from pipeline.library import Labels, keep_upload
+from pipeline.library import Labels
 from pipeline.storage.signing import signed_path_url, verify_path
 
 router = APIRouter(tags=["signatures"])
@@ -92,27 +95,11 @@ async def signed_put(
     if not content_type.startswith(UPLOADABLE_TYPES):
         allowed = ", ".join(t + ("*" if t.endswith("/") else "") for t in UPLOADABLE_TYPES)
         raise invalid("content-type", f"{content_type or 'none'!r} is not media; send {allowed}")
-    limit = app.settings.max_upload_bytes
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise too_large(limit)
     folder, _, filename = path.rpartition("/")
-    check_filename(filename)
-    work = app.settings.data_dir / "uploads"
-    work.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=work) as tmp:
-        received = Path(tmp) / "upload"
-        await write_limited(request.stream(), received, limit)
-        record = await run_in_threadpool(
-            keep_upload,
-            received,
-            filename=filename,
-            content_type=content_type,
-            project_id=project_id,
-            labels=Labels(None, None, folder or None),
-            store=app.store,
-            storage=app.storage,
-            settings=app.settings,
-        )
+    with upload_scratch(request) as received:
+        check_filename(filename)
+        await write_limited(request.stream(), received, app.settings.max_upload_bytes)
+        labels = Labels(folder=folder or None)
+        record = await keep_received(request, received, filename, content_type, project_id, labels)
     links = file_links(request, record.id)
     return show.one(request, show.file(record), status=201, links=links)

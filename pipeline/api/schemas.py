@@ -28,6 +28,7 @@ from operators.options import (
     Fps,
     Height,
     Interval,
+    KindOptions,
     Language,
     Quality,
     Start,
@@ -47,7 +48,6 @@ else:
     FormatName = Literal[FORMAT_NAMES + tuple(FORMAT_ALIASES)]
 REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 FOLDER_PATTERN = r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}$"
-_LABELS = ("ref", "folder")  # stored with the task's options, not options of the operator
 
 
 def check_folder(folder: str | None) -> str | None:
@@ -109,7 +109,7 @@ def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bo
     given = body.model_dump(exclude_none=True)
     url, file_id = given.pop("url", None), given.pop("file_id", None)
     webhook_url = given.pop("webhook_url", None)
-    labels = {name: given.pop(name) for name in _LABELS if name in given}
+    labels = {name: given.pop(name) for name in KindOptions.LABELS if name in given}
     _check_input(url, file_id, allow_private)
     if webhook_url is not None:
         _check_public_url("webhook_url", webhook_url, allow_private)

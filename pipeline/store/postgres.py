@@ -236,7 +236,7 @@ def migrate(db: psycopg.Connection[Any]) -> int:
         db.execute("CREATE TABLE IF NOT EXISTS strobe_schema (version INTEGER NOT NULL)")
         row = db.execute("SELECT max(version) FROM strobe_schema").fetchone()
         current = int(row[0]) if row and row[0] is not None else 0
-        if run_missing(db.execute, current, "DOUBLE PRECISION"):
+        if run_missing(db.execute, current, PostgresDatabase.float_type):
             db.execute("DELETE FROM strobe_schema")
             db.execute("INSERT INTO strobe_schema (version) VALUES (%s)", (LATEST,))
         return max(current, LATEST)
