@@ -17,7 +17,7 @@ from pipeline.fetch import download
 from pipeline.ids import new_id, now_iso
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.keys import name_or_fallback
-from pipeline.store import FileRecord, LibraryPort, MediaRecord
+from pipeline.store import FileRecord, LibraryPort, MediaRecord, RunsPort
 from pipeline.uploads import save_upload
 
 
@@ -52,8 +52,10 @@ def keep_upload(
     store: LibraryPort,
     storage: Storage,
     settings: Settings,
+    runs: RunsPort | None = None,
 ) -> FileRecord:
-    """Store and probe a received file, and put it in its media (a new one unless named)."""
+    """Store and probe a received file, and put it in its media (a new one unless named).
+    A new media is the `media.created` event: `runs` starts the automations it triggers."""
     record = save_upload(
         path,
         filename=filename,
@@ -67,8 +69,10 @@ def keep_upload(
     changes: dict[str, Any] = {"media_id": media_id, "ref": labels.ref, "folder": labels.folder}
     if labels.metadata is not None:
         changes["metadata"] = labels.metadata
-    updated = store.update_file(project_id, record.id, changes)
-    return updated or replace(record, media_id=media_id)
+    kept = store.update_file(project_id, record.id, changes) or replace(record, media_id=media_id)
+    if runs is not None and labels.media_id is None:
+        runs.start_triggered_runs(project_id, kept)
+    return kept
 
 
 def ingest_url(
@@ -80,6 +84,7 @@ def ingest_url(
     store: LibraryPort,
     storage: Storage,
     settings: Settings,
+    runs: RunsPort | None = None,
 ) -> FileRecord:
     """Download `url` (public addresses only, within the input limits), probe and keep it.
 
@@ -106,6 +111,7 @@ def ingest_url(
             store=store,
             storage=storage,
             settings=settings,
+            runs=runs,
         )
 
 

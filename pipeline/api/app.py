@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from operators.registry import OPERATORS
 from pipeline.api import (
     openapi,
+    routes_automations,
     routes_files,
     routes_media,
     routes_meta,
@@ -141,6 +142,7 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
     app.include_router(routes_files.router)
     app.include_router(routes_media.router)
     app.include_router(routes_signatures.router)
+    app.include_router(routes_automations.router)
     app.include_router(routes_meta.router)
     openapi.install(app)
     return app

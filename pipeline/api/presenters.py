@@ -18,6 +18,7 @@ from pipeline.content_types import content_disposition
 from pipeline.storage import Storage
 from pipeline.storage.signing import content_url, folder_url
 from pipeline.store import FileRecord, MediaRecord, TaskRecord
+from pipeline.workflow import path_label, path_of
 
 _RESOLVED = ("assets", "urls", "links")  # asset names in the record, URLs on the wire
 _FILE_INFO_FIELDS = (
@@ -57,6 +58,7 @@ class Presenter:
             "status": task.status,
             "progress": task.progress,
             "error": error,
+            **workflow_step(task),
             "created": timestamp(task.created),
             "updated": timestamp(task.updated),
         }
@@ -208,6 +210,14 @@ def _dimensions(files: list[FileRecord]) -> dict[str, Any]:
     source = next((f for f in files if f.object == "source"), None)
     info = source.info if source else {}
     return {name: info.get(name) for name in ("width", "height", "duration")}
+
+
+def workflow_step(task: TaskRecord) -> dict[str, Any]:
+    """A workflow step's run, parent task and step path; nothing for a task of its own."""
+    if task.run_id is None:
+        return {}
+    step = path_label(path_of(task.step)) if task.step else None
+    return {"run_id": task.run_id, "parent_id": task.parent_id, "step": step}
 
 
 def timestamp(stored: str) -> str:

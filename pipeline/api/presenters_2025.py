@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pipeline.api.envelope import page_count
 from pipeline.api.errors import ApiError
 from pipeline.api.paging import Cursors, cursor_links
-from pipeline.api.presenters import Presenter, timestamp
+from pipeline.api.presenters import Presenter, timestamp, workflow_step
 from pipeline.api.versions import V2025
 from pipeline.store import FileRecord, TaskRecord
 
@@ -47,6 +47,7 @@ class Presenter2025(Presenter):
             "progress": task.progress,
             "error": task.error_message if task.status == "error" else None,
             "webhook_url": task.webhook_url,
+            **workflow_step(task),
             "created": timestamp(task.created),
             "updated": timestamp(task.updated),
         }

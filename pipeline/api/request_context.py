@@ -30,7 +30,7 @@ class RequestContextMiddleware:
         state = scope.setdefault("state", {})
         request_id = new_request_id()
         asked = requested(Headers(scope=scope))
-        version = negotiate(asked)
+        version = negotiate(asked, scope.get("path", ""))
         state.update(request_id=request_id, asked_version=asked, version=version)
         extra = [(b"x-request-id", request_id.encode()), (_ANSWERED, (version or DEFAULT).encode())]
 

@@ -98,6 +98,7 @@ async def keep_received(
         store=app.store,
         storage=app.storage,
         settings=app.settings,
+        runs=app.store,
     )
 
 
@@ -273,6 +274,7 @@ async def _ingest(request: Request, project: str) -> FileRecord:
         store=app.store,
         storage=app.storage,
         settings=app.settings,
+        runs=app.store,
     )
 
 

@@ -1,8 +1,8 @@
 """API versions: `Accept-Version` picks the dialect a request is answered in.
 
-No header: the spec's `2024-08-21` envelope. `2025-08-20`: the dialect the official Ittybit
-SDKs parse (bare objects, bare arrays with `Link` headers). Every response names the version
-that answered in `Strobe-Version`.
+No header: the spec's `2024-08-21` envelope (on the routes it has; see `_NEWER_ROUTES`).
+`2025-08-20`: the dialect the official Ittybit SDKs parse (bare objects, bare arrays with
+`Link` headers). Every response names the version that answered in `Strobe-Version`.
 """
 
 from __future__ import annotations
@@ -72,10 +72,16 @@ def requested(headers: Headers) -> str:
     return ""
 
 
-def negotiate(asked: str) -> str | None:
-    """The version that answers `asked`; None when it is not one Strobe speaks."""
+# Routes the `2024-08-21` API does not have: with no header they answer in the dialect that
+# defines them, as the official SDK's automations client expects (it sends no version on
+# create). `Accept-Version: 2024-08-21` still gets them in the envelope.
+_NEWER_ROUTES = ("/automations", "/runs")
+
+
+def negotiate(asked: str, path: str = "") -> str | None:
+    """The version that answers `asked` on `path`; None when it is not one Strobe speaks."""
     if not asked:
-        return DEFAULT
+        return V2025 if path.startswith(_NEWER_ROUTES) else DEFAULT
     return asked if asked in SUPPORTED else None
 
 

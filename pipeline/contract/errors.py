@@ -88,6 +88,11 @@ STORAGE_UNAVAILABLE = _declare(
     "storage_unavailable", "the storage could not be read or written", task=True, retryable=True
 )
 CANCELLED = _declare("cancelled", "DELETE /tasks/{id}", task=True)
+UPSTREAM_FAILED = _declare(
+    "upstream_failed",
+    "a workflow step not run because a step it depends on failed; the run names that step",
+    task=True,
+)
 INTERNAL = _declare("internal", "a bug; logged with the task or request id", task=True, status=500)
 
 

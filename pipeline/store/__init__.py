@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pipeline.store.port import (
     ApiReads,
+    AutomationRecord,
+    AutomationsPort,
     FileRecord,
     IdempotencyPort,
     Idempotent,
@@ -13,6 +15,8 @@ from pipeline.store.port import (
     Page,
     Position,
     QueuePort,
+    RunRecord,
+    RunsPort,
     Store,
     StoreUnavailable,
     TaskPage,
@@ -47,6 +51,8 @@ def open_store(url: str) -> Store:
 
 __all__ = [
     "ApiReads",
+    "AutomationRecord",
+    "AutomationsPort",
     "FileRecord",
     "IdempotencyPort",
     "Idempotent",
@@ -56,6 +62,8 @@ __all__ = [
     "Page",
     "Position",
     "QueuePort",
+    "RunRecord",
+    "RunsPort",
     "Store",
     "StoreUnavailable",
     "TaskPage",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 from pipeline.store.sql import SCHEMA, iter_statements
 from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
+from pipeline.store.sql_runs import RUNS_SCHEMA
 from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA
 from pipeline.store.sql_workers import WORKERS_SCHEMA
 
@@ -27,6 +28,7 @@ MIGRATIONS: tuple[str, ...] = (
     + "DROP INDEX IF EXISTS tasks_project; DROP INDEX IF EXISTS files_project; "
     + "DROP INDEX IF EXISTS media_project;",
     LIST_BOTH_FILTERS_INDEXES,
+    RUNS_SCHEMA,  # workflows: automations, runs, and each step task's run, parent and path
 )
 LATEST = len(MIGRATIONS)
 log = logging.getLogger(__name__)

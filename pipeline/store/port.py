@@ -9,6 +9,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from pipeline.ids import new_id, now_iso
+
 T = TypeVar("T")
 STATUSES = ("waiting", "processing", "ready", "error")
 SORTS = ("created", "updated", "filesize")
@@ -54,7 +56,63 @@ class TaskRecord:
     webhook_url: str | None = None
     ran_on: str | None = None  # the Ray node that produced the output
     media_id: str | None = None  # the input's media; the output joins it
+    run_id: str | None = None  # the workflow run the task is a step of
+    parent_id: str | None = None  # the step task whose output is this task's input
+    step: str | None = None  # its step's path in the run's workflow (pipeline/workflow.py)
     output: FileRecord | None = None
+
+
+@dataclass(frozen=True)
+class AutomationRecord:
+    """A workflow and the event that starts it; `plan` is the workflow resolved and checked
+    (pipeline/workflow.py), `workflow` what the client sent, echoed back as sent."""
+
+    id: str
+    project_id: str
+    name: str | None
+    description: str | None
+    trigger: dict[str, Any]
+    workflow: list[Any]
+    plan: list[Any]
+    status: str  # active | paused
+    created: str
+    updated: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a workflow on one input file. It carries its own copy of the plan, so a
+    changed or deleted automation leaves its runs in flight alone."""
+
+    id: str
+    project_id: str
+    automation_id: str | None
+    plan: list[Any]
+    file_id: str
+    media_id: str | None
+    status: str  # processing | ready | error
+    decisions: dict[str, bool]  # a conditions step's path key -> whether its tests held
+    created: str
+    updated: str
+
+    @classmethod
+    def begin(
+        cls, project_id: str, automation_id: str | None, plan: list[Any], file: FileRecord
+    ) -> RunRecord:
+        """A new run of `plan` on `file`, before its first steps are queued."""
+        stamp = now_iso()
+        return cls(
+            id=new_id("run"),
+            project_id=project_id,
+            automation_id=automation_id,
+            plan=plan,
+            file_id=file.id,
+            media_id=file.media_id,
+            status="processing",
+            decisions={},
+            created=stamp,
+            updated=stamp,
+        )
 
 
 @dataclass(frozen=True)
@@ -342,6 +400,48 @@ class LibraryPort(Protocol):
         ...
 
 
+class AutomationsPort(Protocol):
+    """Automations, as the API keeps them."""
+
+    def create_automation(self, automation: AutomationRecord) -> None: ...
+
+    def get_automation(self, project_id: str, automation_id: str) -> AutomationRecord | None: ...
+
+    def list_automations(
+        self, project_id: str, page: int, limit: int
+    ) -> Page[AutomationRecord]: ...
+
+    def update_automation(
+        self, project_id: str, automation_id: str, changes: dict[str, Any]
+    ) -> AutomationRecord | None: ...
+
+    def delete_automation(self, project_id: str, automation_id: str) -> bool:
+        """Runs already started finish; none start after."""
+        ...
+
+
+class RunsPort(Protocol):
+    """Workflow runs. A run advances in the transaction of each step task that ends: a
+    ready step's `next` tasks are inserted with it, and the run settles with its last task
+    (pipeline/store/sql_runs.py)."""
+
+    def start_run(self, run: RunRecord, input_file: FileRecord) -> RunRecord:
+        """Insert the run and its first steps' tasks in one transaction."""
+        ...
+
+    def start_triggered_runs(self, project_id: str, file: FileRecord) -> list[RunRecord]:
+        """A run of every active `media.created` automation on a new media's first file."""
+        ...
+
+    def get_run(self, project_id: str, run_id: str) -> RunRecord | None: ...
+
+    def run_tasks(self, run_id: str) -> list[TaskRecord]: ...
+
+    def list_runs(
+        self, project_id: str, page: int, limit: int, automation_id: str | None = None
+    ) -> Page[RunRecord]: ...
+
+
 class IdempotencyPort(Protocol):
     """Idempotency-Key records: a POST's answer kept for its retries."""
 
@@ -369,6 +469,8 @@ class Store(
     WebhookSecretsPort,
     LibraryPort,
     IdempotencyPort,
+    AutomationsPort,
+    RunsPort,
     Protocol,
 ):
     """Every role, over one database: what `open_store` returns. A part of Strobe that needs

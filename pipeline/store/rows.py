@@ -11,24 +11,34 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.store.port import FileRecord, MediaRecord, TaskRecord
+from pipeline.store.port import AutomationRecord, FileRecord, MediaRecord, RunRecord, TaskRecord
 
 TASK_COLUMNS = (
     "id", "project_id", "kind", "status", "options", "created", "updated", "input_url",
     "input_file_id", "progress", "error_code", "error_message", "attempts", "lease_owner",
-    "webhook_url", "ran_on", "media_id",
+    "webhook_url", "ran_on", "media_id", "run_id", "parent_id", "step",
 )  # fmt: skip
 # What a new task is inserted with; the other columns start at their defaults.
 NEW_TASK_COLUMNS = (
     "id", "project_id", "kind", "status", "input_url", "input_file_id", "options", "progress",
-    "webhook_url", "created", "updated", "media_id",
+    "webhook_url", "created", "updated", "media_id", "run_id", "parent_id", "step",
 )  # fmt: skip
 FILE_COLUMNS = (
     "id", "project_id", "object", "kind", "filename", "mimetype", "filesize", "storage_key",
     "created", "updated", "info", "task_id", "media_id", "ref", "folder", "metadata",
 )  # fmt: skip
 MEDIA_COLUMNS = ("id", "project_id", "kind", "title", "alt", "metadata", "created", "updated")
-JSON_COLUMNS = frozenset({"options", "info", "metadata"})
+AUTOMATION_COLUMNS = (
+    "id", "project_id", "name", "description", "trigger", "workflow", "plan", "status",
+    "created", "updated",
+)  # fmt: skip
+RUN_COLUMNS = (
+    "id", "project_id", "automation_id", "plan", "file_id", "media_id", "status", "decisions",
+    "created", "updated",
+)  # fmt: skip
+JSON_COLUMNS = frozenset(
+    {"options", "info", "metadata", "trigger", "workflow", "plan", "decisions"}
+)
 
 TASK_WIDTH = len(TASK_COLUMNS)  # where a joined row's file columns begin
 FILE_WIDTH = len(FILE_COLUMNS)
@@ -77,3 +87,11 @@ def task_of(row: Sequence[Any]) -> TaskRecord:
 
 def media_of(row: Sequence[Any]) -> MediaRecord:
     return MediaRecord(**_fields(MEDIA_COLUMNS, row))
+
+
+def automation_of(row: Sequence[Any]) -> AutomationRecord:
+    return AutomationRecord(**_fields(AUTOMATION_COLUMNS, row))
+
+
+def run_of(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(**_fields(RUN_COLUMNS, row))

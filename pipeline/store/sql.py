@@ -40,6 +40,7 @@ from pipeline.store.rows import (
     values,
 )
 from pipeline.store.sql_library import insert_media, upsert_file
+from pipeline.store.sql_runs import advance_run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -343,7 +344,7 @@ class SqlQueue:
                 db,
                 "UPDATE tasks SET status='ready', progress=100, output_file_id=?, ran_on=?, "
                 "error_code=NULL, error_message=NULL, lease_owner=NULL, lease_expires=NULL, "
-                f"updated=? WHERE {_HELD} RETURNING project_id, webhook_url",
+                f"updated=? WHERE {_HELD} RETURNING project_id, webhook_url, run_id, step",
                 (output.id, ran_on, stamp, task_id, owner),
             ).fetchone()
             if row is None:
@@ -356,6 +357,8 @@ class SqlQueue:
                 (task_id, output.id),
             )
             enqueue_webhook(self.database, db, task_id, row, "task.ready", stamp)
+            if row[2] is not None:  # a workflow's step: its next steps go in this commit
+                advance_run(self.database, db, row[2], task_id, row[3], output, stamp)
         return True
 
     def fail(
@@ -459,10 +462,12 @@ def finish_with_error(
     row = database.run(
         db,
         "UPDATE tasks SET status='error', error_code=?, error_message=?, lease_owner=NULL, "
-        "lease_expires=NULL, updated=? WHERE id=? RETURNING project_id, webhook_url",
+        "lease_expires=NULL, updated=? WHERE id=? RETURNING project_id, webhook_url, run_id, step",
         (code, message, stamp, task_id),
     ).fetchone()
     enqueue_webhook(database, db, task_id, row, "task.error", stamp)
+    if row is not None and row[2] is not None:
+        advance_run(database, db, row[2], task_id, row[3], None, stamp)
 
 
 def enqueue_webhook(
@@ -473,7 +478,7 @@ def enqueue_webhook(
     event: str,
     stamp: str,
 ) -> None:
-    """`task` is the updated row's (project_id, webhook_url); no URL, no event."""
+    """`task` is the updated row's (project_id, webhook_url, …); no URL, no event."""
     if task is None or not task[1]:
         return
     database.run(

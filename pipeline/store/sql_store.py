@@ -9,10 +9,12 @@ from typing import Any
 
 from pipeline.store.database import Database
 from pipeline.store.port import (
+    AutomationRecord,
     FileRecord,
     Idempotent,
     MediaRecord,
     Page,
+    RunRecord,
     TaskPage,
     TaskQuery,
     TaskRecord,
@@ -21,6 +23,7 @@ from pipeline.store.port import (
 )
 from pipeline.store.sql import SqlOutbox, SqlQueue, SqlTasks
 from pipeline.store.sql_library import SqlIdempotency, SqlLibrary
+from pipeline.store.sql_runs import SqlAutomations, SqlRuns
 from pipeline.store.sql_secrets import SqlWebhookSecrets
 from pipeline.store.sql_workers import SqlWorkerReports
 
@@ -38,6 +41,8 @@ class SqlStore:
         self.secrets = SqlWebhookSecrets(database)
         self.library = SqlLibrary(database)
         self.idempotency = SqlIdempotency(database)
+        self.automations = SqlAutomations(database)
+        self.runs = SqlRuns(database)
 
     # tasks --------------------------------------------------------------------
 
@@ -184,3 +189,41 @@ class SqlStore:
 
     def release_idempotency(self, project_id: str, key: str) -> None:
         return self.idempotency.release_idempotency(project_id, key)
+
+    # automations ----------------------------------------------------------------
+
+    def create_automation(self, automation: AutomationRecord) -> None:
+        return self.automations.create_automation(automation)
+
+    def get_automation(self, project_id: str, automation_id: str) -> AutomationRecord | None:
+        return self.automations.get_automation(project_id, automation_id)
+
+    def list_automations(self, project_id: str, page: int, limit: int) -> Page[AutomationRecord]:
+        return self.automations.list_automations(project_id, page, limit)
+
+    def update_automation(
+        self, project_id: str, automation_id: str, changes: dict[str, Any]
+    ) -> AutomationRecord | None:
+        return self.automations.update_automation(project_id, automation_id, changes)
+
+    def delete_automation(self, project_id: str, automation_id: str) -> bool:
+        return self.automations.delete_automation(project_id, automation_id)
+
+    # runs -----------------------------------------------------------------------
+
+    def start_run(self, run: RunRecord, input_file: FileRecord) -> RunRecord:
+        return self.runs.start_run(run, input_file)
+
+    def start_triggered_runs(self, project_id: str, file: FileRecord) -> list[RunRecord]:
+        return self.runs.start_triggered_runs(project_id, file)
+
+    def get_run(self, project_id: str, run_id: str) -> RunRecord | None:
+        return self.runs.get_run(project_id, run_id)
+
+    def run_tasks(self, run_id: str) -> list[TaskRecord]:
+        return self.runs.run_tasks(run_id)
+
+    def list_runs(
+        self, project_id: str, page: int, limit: int, automation_id: str | None = None
+    ) -> Page[RunRecord]:
+        return self.runs.list_runs(project_id, page, limit, automation_id)

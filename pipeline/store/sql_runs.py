@@ -1,0 +1,288 @@
+"""Automations and workflow runs in SQL, and the engine that advances a run.
+
+A run moves only inside the transaction of a task that ends (`advance_run`, called by the
+queue's `complete` and by `finish_with_error`): a ready step's `next` tasks are inserted in
+the same commit as its output, and the run settles in the commit of its last task. So a
+worker killed at any point leaves either the step unfinished (its lease runs out and it is
+retried) or the step finished with its children queued, never one without the other, and no
+step's task is ever inserted twice. The run's row is locked first, so two steps that end at
+once on PostgreSQL advance it one after the other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from pipeline.ids import new_id, now_iso
+from pipeline.store.database import Connection, Database
+from pipeline.store.port import AutomationRecord, FileRecord, Page, RunRecord, TaskRecord
+from pipeline.store.rows import (
+    AUTOMATION_COLUMNS,
+    FILE_COLUMNS,
+    NEW_TASK_COLUMNS,
+    RUN_COLUMNS,
+    TASK_COLUMNS,
+    automation_of,
+    insert,
+    listed,
+    run_of,
+    task_of,
+    values,
+)
+from pipeline.workflow import CONDITIONS, Path, Step, facts_of, holds, path_key, path_of, step_at
+
+RUNS_SCHEMA = """
+ALTER TABLE tasks ADD COLUMN run_id TEXT;
+ALTER TABLE tasks ADD COLUMN parent_id TEXT;
+ALTER TABLE tasks ADD COLUMN step TEXT;
+CREATE INDEX IF NOT EXISTS tasks_run ON tasks (run_id) WHERE run_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS automations (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    name TEXT,
+    description TEXT,
+    trigger TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS automations_project ON automations (project_id, created, id);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    automation_id TEXT,
+    plan TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    media_id TEXT,
+    status TEXT NOT NULL,
+    decisions TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_project ON runs (project_id, created, id);
+"""
+_AUTOMATION_SELECT = f"SELECT {listed(AUTOMATION_COLUMNS)} FROM automations"
+_RUN_SELECT = f"SELECT {listed(RUN_COLUMNS)} FROM runs"
+_INSERT_TASK = insert("tasks", NEW_TASK_COLUMNS)
+_UNSETTLED = "SELECT COUNT(*) FROM tasks WHERE run_id=? AND status IN ('waiting', 'processing')"
+_CHANGEABLE = frozenset({"name", "description", "trigger", "workflow", "plan", "status"})
+
+
+class SqlAutomations:
+    """`AutomationsPort`."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create_automation(self, automation: AutomationRecord) -> None:
+        with self.database.transaction() as db:
+            self.database.run(
+                db,
+                insert("automations", AUTOMATION_COLUMNS),
+                values(automation, AUTOMATION_COLUMNS),
+            )
+
+    def get_automation(self, project_id: str, automation_id: str) -> AutomationRecord | None:
+        with self.database.connect() as db:
+            row = self.database.run(
+                db,
+                f"{_AUTOMATION_SELECT} WHERE id=? AND project_id=?",
+                (automation_id, project_id),
+            ).fetchone()
+        return automation_of(row) if row else None
+
+    def list_automations(self, project_id: str, page: int, limit: int) -> Page[AutomationRecord]:
+        with self.database.connect() as db:
+            total = self.database.run(
+                db, "SELECT COUNT(*) FROM automations WHERE project_id=?", (project_id,)
+            ).fetchone()[0]
+            rows = self.database.run(
+                db,
+                f"{_AUTOMATION_SELECT} WHERE project_id=? ORDER BY created DESC, id DESC "
+                "LIMIT ? OFFSET ?",
+                (project_id, limit, (page - 1) * limit),
+            ).fetchall()
+        return Page([automation_of(r) for r in rows], int(total))
+
+    def update_automation(
+        self, project_id: str, automation_id: str, changes: dict[str, Any]
+    ) -> AutomationRecord | None:
+        names = sorted(set(changes) & _CHANGEABLE)
+        sets = "".join(f"{name}=?, " for name in names)
+        params = [
+            json.dumps(changes[n]) if n in ("trigger", "workflow", "plan") else changes[n]
+            for n in names
+        ]
+        with self.database.transaction() as db:
+            self.database.run(
+                db,
+                f"UPDATE automations SET {sets}updated=? WHERE id=? AND project_id=?",
+                (*params, now_iso(), automation_id, project_id),
+            )
+        return self.get_automation(project_id, automation_id)
+
+    def delete_automation(self, project_id: str, automation_id: str) -> bool:
+        with self.database.transaction() as db:
+            cur = self.database.run(
+                db,
+                "DELETE FROM automations WHERE id=? AND project_id=?",
+                (automation_id, project_id),
+            )
+            return cur.rowcount == 1
+
+
+class SqlRuns:
+    """`RunsPort`."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def start_run(self, run: RunRecord, input_file: FileRecord) -> RunRecord:
+        with self.database.transaction() as db:
+            return _start(self.database, db, run, input_file)
+
+    def start_triggered_runs(self, project_id: str, file: FileRecord) -> list[RunRecord]:
+        with self.database.transaction() as db:
+            rows = self.database.run(
+                db,
+                f"{_AUTOMATION_SELECT} WHERE project_id=? AND status='active' ORDER BY created, id",
+                (project_id,),
+            ).fetchall()
+            started = []
+            for automation in map(automation_of, rows):
+                if automation.trigger.get("event") != "media.created":
+                    continue
+                run = RunRecord.begin(automation.project_id, automation.id, automation.plan, file)
+                started.append(_start(self.database, db, run, file))
+        return started
+
+    def get_run(self, project_id: str, run_id: str) -> RunRecord | None:
+        with self.database.connect() as db:
+            row = self.database.run(
+                db, f"{_RUN_SELECT} WHERE id=? AND project_id=?", (run_id, project_id)
+            ).fetchone()
+        return run_of(row) if row else None
+
+    def run_tasks(self, run_id: str) -> list[TaskRecord]:
+        with self.database.connect() as db:
+            rows = self.database.run(
+                db,
+                f"SELECT {listed(TASK_COLUMNS, 't')}, {listed(FILE_COLUMNS, 'f')} FROM tasks t "
+                "LEFT JOIN files f ON f.id = t.output_file_id WHERE t.run_id=? ORDER BY t.created",
+                (run_id,),
+            ).fetchall()
+        return [task_of(r) for r in rows]
+
+    def list_runs(
+        self, project_id: str, page: int, limit: int, automation_id: str | None = None
+    ) -> Page[RunRecord]:
+        clause, params = "project_id=?", [project_id]
+        if automation_id is not None:
+            clause, params = clause + " AND automation_id=?", [*params, automation_id]
+        with self.database.connect() as db:
+            total = self.database.run(
+                db, f"SELECT COUNT(*) FROM runs WHERE {clause}", params
+            ).fetchone()[0]
+            rows = self.database.run(
+                db,
+                f"{_RUN_SELECT} WHERE {clause} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                (*params, limit, (page - 1) * limit),
+            ).fetchall()
+        return Page([run_of(r) for r in rows], int(total))
+
+
+def _start(database: Database, db: Connection, run: RunRecord, input_file: FileRecord) -> RunRecord:
+    database.run(db, insert("runs", RUN_COLUMNS), values(run, RUN_COLUMNS))
+    decisions: dict[str, bool] = {}
+    steps: list[tuple[Path, Step]] = [((i,), step) for i, step in enumerate(run.plan)]
+    _spawn(database, db, run, steps, input_file, None, decisions, run.created)
+    status = _settle(database, db, run.id, decisions, run.created)
+    return replace(run, status=status, decisions=decisions)
+
+
+def advance_run(
+    database: Database,
+    db: Connection,
+    run_id: str,
+    task_id: str,
+    step: str | None,
+    output: FileRecord | None,
+    stamp: str,
+) -> None:
+    """Move the run on from its step task `task_id`, which has just ended: ready with
+    `output`, or in error (`output` None). Called inside that task's transaction."""
+    row = database.run(db, f"{_RUN_SELECT} WHERE id=? {database.row_lock}", (run_id,)).fetchone()
+    if row is None or step is None:
+        return
+    run = run_of(row)
+    decisions = dict(run.decisions)
+    if output is not None:
+        path = path_of(step)
+        children = step_at(run.plan, path).get("next", [])
+        steps = [((*path, i), child) for i, child in enumerate(children)]
+        _spawn(database, db, run, steps, output, task_id, decisions, stamp)
+    _settle(database, db, run.id, decisions, stamp)
+
+
+def _spawn(
+    database: Database,
+    db: Connection,
+    run: RunRecord,
+    steps: list[tuple[Path, Step]],
+    input_file: FileRecord,
+    parent_id: str | None,
+    decisions: dict[str, bool],
+    stamp: str,
+) -> None:
+    """Queue a task for each step on `input_file`; a conditions step is decided here, on
+    that input, and its `next` steps queued on the same input when its tests hold."""
+    facts = None
+    for path, step in steps:
+        if step["kind"] == CONDITIONS:
+            facts = facts or facts_of(
+                input_file.kind, input_file.info, input_file.mimetype, input_file.filesize
+            )
+            held = holds(step["conditions"], facts)
+            decisions[path_key(path)] = held
+            if held:
+                nested = [((*path, i), s) for i, s in enumerate(step.get("next", []))]
+                _spawn(database, db, run, nested, input_file, parent_id, decisions, stamp)
+            continue
+        task = TaskRecord(
+            id=new_id("tsk"),
+            project_id=run.project_id,
+            kind=step["kind"],
+            status="waiting",
+            options=step["options"],
+            created=stamp,
+            updated=stamp,
+            input_file_id=input_file.id,
+            media_id=run.media_id,
+            run_id=run.id,
+            parent_id=parent_id,
+            step=path_key(path),
+        )
+        database.run(db, _INSERT_TASK, values(task, NEW_TASK_COLUMNS))
+
+
+def _settle(
+    database: Database, db: Connection, run_id: str, decisions: dict[str, bool], stamp: str
+) -> str:
+    """Record the run's decisions and, once no step task is left to run, its end: `error`
+    when any step failed, else `ready`. Returns its status."""
+    status = "processing"
+    if database.run(db, _UNSETTLED, (run_id,)).fetchone()[0] == 0:
+        failed = database.run(
+            db, "SELECT COUNT(*) FROM tasks WHERE run_id=? AND status='error'", (run_id,)
+        ).fetchone()[0]
+        status = "error" if failed else "ready"
+    database.run(
+        db,
+        "UPDATE runs SET status=?, decisions=?, updated=? WHERE id=?",
+        (status, json.dumps(decisions), stamp, run_id),
+    )
+    return status
