@@ -1,5 +1,9 @@
 """Deliver task notifications from the store's outbox: signed, retried, at least once.
 
+A task's own `webhook_url` gets the task envelope, signed as below. A webhook endpoint
+(`/webhooks/endpoints`) gets `{type, timestamp, data}`, signed the Standard Webhooks way
+(pipeline/standard_webhooks.py) with the endpoint's own secret.
+
 Signature: `Strobe-Signature: v1=<hex>` where hex is HMAC-SHA256 with the project's webhook
 secret over `"{Strobe-Timestamp}.{raw body}"`. While a rotation's overlap lasts the header
 lists one signature per valid secret, comma-separated (`v1=<new>,v1=<old>`); a receiver
@@ -20,15 +24,24 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
+from pipeline import standard_webhooks
 from pipeline.api.envelope import API_VERSION
 from pipeline.api.presenters import Presenter
+from pipeline.api.workflow_views import run_body
 from pipeline.contract.errors import INPUT_FORBIDDEN, TaskError
 from pipeline.guarded_http import guarded_client
-from pipeline.store import OutboxPort, TasksPort, WebhookEvent, WebhookSecretsPort
+from pipeline.store import (
+    EndpointsPort,
+    OutboxPort,
+    RunsPort,
+    TasksPort,
+    WebhookEvent,
+    WebhookSecretsPort,
+)
 from pipeline.urlguard import check_url_syntax
 from pipeline.webhook_secrets import signing_secrets
 
@@ -66,8 +79,9 @@ class WebhookPolicy:
         return min(self.max_delay_s, self.base_delay_s * 2 ** (attempts - 1))
 
 
-class SenderStore(OutboxPort, TasksPort, WebhookSecretsPort, Protocol):
-    """The store as the sender uses it: the outbox, the tasks it tells of, the secrets."""
+class SenderStore(OutboxPort, TasksPort, RunsPort, EndpointsPort, WebhookSecretsPort, Protocol):
+    """The store as the sender uses it: the outbox, the tasks and runs it tells of, the
+    endpoints and the secrets."""
 
 
 class WebhookSender:
@@ -114,6 +128,9 @@ class WebhookSender:
         return [s.secret for s in found]
 
     def send(self, event: WebhookEvent) -> None:
+        if event.endpoint_id is not None:
+            self.send_to_endpoint(event, event.endpoint_id)
+            return
         task = self.store.get_task(event.project_id, event.task_id)
         if task is None:
             self.store.webhook_failed(event.id, "the task no longer exists", None)
@@ -145,6 +162,34 @@ class WebhookSender:
             "Strobe-Timestamp": timestamp,
             "Strobe-Signature": signatures(self.secrets_of(event.project_id), timestamp, body),
         }
+        self.deliver(event, body, headers)
+
+    def send_to_endpoint(self, event: WebhookEvent, endpoint_id: str) -> None:
+        """An event to a webhook endpoint: `{type, timestamp, data}` with the task or run as
+        it is now, signed with the endpoint's secret (pipeline/standard_webhooks.py)."""
+        endpoint = self.store.get_endpoint(event.project_id, endpoint_id)
+        if endpoint is None:
+            self.store.webhook_failed(event.id, "the endpoint was deleted", None)
+            return
+        data = self.object_of(event)
+        if data is None:
+            self.store.webhook_failed(event.id, "the task or run no longer exists", None)
+            return
+        payload = {"type": event.event, "timestamp": event.created, "data": data}
+        body = json.dumps(payload).encode()
+        signed = standard_webhooks.headers(endpoint.secret, event.id, str(int(time.time())), body)
+        headers = {"Content-Type": "application/json", "User-Agent": "Strobe-Webhooks/1"}
+        self.deliver(event, body, headers | signed)
+
+    def object_of(self, event: WebhookEvent) -> dict[str, Any] | None:
+        if event.event.startswith("run."):
+            run = self.store.get_run(event.project_id, event.task_id)
+            return run_body(run, self.store.run_tasks(run.id)) if run else None
+        task = self.store.get_task(event.project_id, event.task_id)
+        return self.presenter.task(task) if task else None
+
+    def deliver(self, event: WebhookEvent, body: bytes, headers: dict[str, str]) -> None:
+        """POST the signed body: sent, retried later, or given up."""
         reason = check_url_syntax(event.url)
         if reason:  # can never work: given up at once
             self.store.webhook_failed(event.id, f"webhook_url {reason}", None)

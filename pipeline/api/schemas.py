@@ -112,7 +112,7 @@ def task_request(body: TaskCreate, *, enabled_kinds: set[str], allow_private: bo
     labels = {name: given.pop(name) for name in KindOptions.LABELS if name in given}
     _check_input(url, file_id, allow_private)
     if webhook_url is not None:
-        _check_public_url("webhook_url", webhook_url, allow_private)
+        check_public_url("webhook_url", webhook_url, allow_private)
     filename = given.get("filename")
     if filename is not None:
         check_filename(filename)
@@ -155,10 +155,10 @@ def _check_input(url: str | None, file_id: str | None, allow_private: bool) -> N
     if (url is None) == (file_id is None):
         raise invalid("url", "give exactly one of url or file_id")
     if url is not None:
-        _check_public_url("url", url, allow_private)
+        check_public_url("url", url, allow_private)
 
 
-def _check_public_url(field: str, url: str, allow_private: bool) -> None:
+def check_public_url(field: str, url: str, allow_private: bool) -> None:
     reason = check_url_syntax(url)
     if reason:
         raise invalid(field, reason)

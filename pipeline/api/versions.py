@@ -75,7 +75,7 @@ def requested(headers: Headers) -> str:
 # Routes the `2024-08-21` API does not have: with no header they answer in the dialect that
 # defines them, as the official SDK's automations client expects (it sends no version on
 # create). `Accept-Version: 2024-08-21` still gets them in the envelope.
-_NEWER_ROUTES = ("/automations", "/runs")
+_NEWER_ROUTES = ("/automations", "/runs", "/webhooks/endpoints", "/events")
 
 
 def negotiate(asked: str, path: str = "") -> str | None:

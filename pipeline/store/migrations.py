@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from pipeline.store.sql import SCHEMA, iter_statements
+from pipeline.store.sql_events import EVENTS_SCHEMA
 from pipeline.store.sql_paging import LIST_BOTH_FILTERS_INDEXES, LIST_INDEXES
 from pipeline.store.sql_runs import RUNS_SCHEMA
 from pipeline.store.sql_secrets import WEBHOOK_SECRETS_SCHEMA
@@ -29,6 +30,7 @@ MIGRATIONS: tuple[str, ...] = (
     + "DROP INDEX IF EXISTS media_project;",
     LIST_BOTH_FILTERS_INDEXES,
     RUNS_SCHEMA,  # workflows: automations, runs, and each step task's run, parent and path
+    EVENTS_SCHEMA,  # webhook endpoints, events, and endpoint deliveries in the outbox
 )
 LATEST = len(MIGRATIONS)
 log = logging.getLogger(__name__)

@@ -123,8 +123,31 @@ class WebhookEvent:
     task_id: str
     project_id: str
     url: str
-    event: str  # task.ready | task.error
+    event: str  # task.ready | task.error; or an endpoint's event type (contract/events.py)
     attempts: int
+    created: str
+    endpoint_id: str | None = None  # a webhook endpoint's delivery; None: a task's webhook_url
+
+
+@dataclass(frozen=True)
+class EndpointRecord:
+    """A webhook endpoint: where a project's events of the subscribed types are sent."""
+
+    id: str
+    project_id: str
+    url: str
+    topics: list[str]
+    secret: str  # Standard Webhooks `whsec_…` (pipeline/standard_webhooks.py)
+    description: str | None
+    created: str
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: str
+    project_id: str
+    type: str  # pipeline/contract/events.py
+    object_id: str  # the task or run it is about
     created: str
 
 
@@ -442,6 +465,22 @@ class RunsPort(Protocol):
     ) -> Page[RunRecord]: ...
 
 
+class EndpointsPort(Protocol):
+    """Webhook endpoints, and the events recorded for them (pipeline/store/sql_events.py)."""
+
+    def create_endpoint(self, endpoint: EndpointRecord) -> None: ...
+
+    def get_endpoint(self, project_id: str | None, endpoint_id: str) -> EndpointRecord | None: ...
+
+    def list_endpoints(self, project_id: str, page: int, limit: int) -> Page[EndpointRecord]: ...
+
+    def delete_endpoint(self, project_id: str, endpoint_id: str) -> bool: ...
+
+    def list_events(
+        self, project_id: str, page: int, limit: int, type_: str | None = None
+    ) -> Page[EventRecord]: ...
+
+
 class IdempotencyPort(Protocol):
     """Idempotency-Key records: a POST's answer kept for its retries."""
 
@@ -471,6 +510,7 @@ class Store(
     IdempotencyPort,
     AutomationsPort,
     RunsPort,
+    EndpointsPort,
     Protocol,
 ):
     """Every role, over one database: what `open_store` returns. A part of Strobe that needs

@@ -11,7 +11,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.store.port import AutomationRecord, FileRecord, MediaRecord, RunRecord, TaskRecord
+from pipeline.store.port import (
+    AutomationRecord,
+    EndpointRecord,
+    EventRecord,
+    FileRecord,
+    MediaRecord,
+    RunRecord,
+    TaskRecord,
+)
 
 TASK_COLUMNS = (
     "id", "project_id", "kind", "status", "options", "created", "updated", "input_url",
@@ -36,8 +44,10 @@ RUN_COLUMNS = (
     "id", "project_id", "automation_id", "plan", "file_id", "media_id", "status", "decisions",
     "created", "updated",
 )  # fmt: skip
+ENDPOINT_COLUMNS = ("id", "project_id", "url", "topics", "secret", "description", "created")
+EVENT_COLUMNS = ("id", "project_id", "type", "object_id", "created")
 JSON_COLUMNS = frozenset(
-    {"options", "info", "metadata", "trigger", "workflow", "plan", "decisions"}
+    {"options", "info", "metadata", "trigger", "workflow", "plan", "decisions", "topics"}
 )
 
 TASK_WIDTH = len(TASK_COLUMNS)  # where a joined row's file columns begin
@@ -95,3 +105,11 @@ def automation_of(row: Sequence[Any]) -> AutomationRecord:
 
 def run_of(row: Sequence[Any]) -> RunRecord:
     return RunRecord(**_fields(RUN_COLUMNS, row))
+
+
+def endpoint_of(row: Sequence[Any]) -> EndpointRecord:
+    return EndpointRecord(**_fields(ENDPOINT_COLUMNS, row))
+
+
+def event_of(row: Sequence[Any]) -> EventRecord:
+    return EventRecord(**_fields(EVENT_COLUMNS, row))

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pipeline.contract.errors import CANCELLED, WORKER_LOST
+from pipeline.contract.events import TASK_FAILED, TASK_SUCCEEDED
 from pipeline.ids import new_id, now_iso
 from pipeline.store import sql_paging as paging
 from pipeline.store.database import Connection, Database
@@ -39,6 +40,7 @@ from pipeline.store.rows import (
     task_of,
     values,
 )
+from pipeline.store.sql_events import record_event
 from pipeline.store.sql_library import insert_media, upsert_file
 from pipeline.store.sql_runs import advance_run
 
@@ -357,6 +359,7 @@ class SqlQueue:
                 (task_id, output.id),
             )
             enqueue_webhook(self.database, db, task_id, row, "task.ready", stamp)
+            record_event(self.database, db, row[0], TASK_SUCCEEDED, task_id, stamp)
             if row[2] is not None:  # a workflow's step: its next steps go in this commit
                 advance_run(self.database, db, row[2], task_id, row[3], output, stamp)
         return True
@@ -410,7 +413,8 @@ class SqlOutbox:
         with self.database.transaction() as db:
             rows = self.database.run(
                 db,
-                "SELECT id, task_id, project_id, url, event, attempts, created FROM webhooks "
+                "SELECT id, task_id, project_id, url, event, attempts, created, endpoint_id "
+                "FROM webhooks "
                 "WHERE sent IS NULL AND gave_up IS NULL AND due <= ? "
                 f"ORDER BY due, id LIMIT ? {self.database.lock_clause}",
                 (now, limit),
@@ -430,6 +434,7 @@ class SqlOutbox:
                 event=r[4],
                 attempts=int(r[5]) + 1,
                 created=r[6],
+                endpoint_id=r[7],
             )
             for r in rows
         ]
@@ -466,7 +471,10 @@ def finish_with_error(
         (code, message, stamp, task_id),
     ).fetchone()
     enqueue_webhook(database, db, task_id, row, "task.error", stamp)
-    if row is not None and row[2] is not None:
+    if row is None:
+        return
+    record_event(database, db, row[0], TASK_FAILED, task_id, stamp)
+    if row[2] is not None:
         advance_run(database, db, row[2], task_id, row[3], None, stamp)
 
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from pipeline.contract.events import RUN_FAILED, RUN_SUCCEEDED
 from pipeline.ids import new_id, now_iso
 from pipeline.store.database import Connection, Database
 from pipeline.store.port import AutomationRecord, FileRecord, Page, RunRecord, TaskRecord
@@ -31,6 +32,7 @@ from pipeline.store.rows import (
     task_of,
     values,
 )
+from pipeline.store.sql_events import record_event
 from pipeline.workflow import CONDITIONS, Path, Step, facts_of, holds, path_key, path_of, step_at
 
 RUNS_SCHEMA = """
@@ -200,7 +202,7 @@ def _start(database: Database, db: Connection, run: RunRecord, input_file: FileR
     decisions: dict[str, bool] = {}
     steps: list[tuple[Path, Step]] = [((i,), step) for i, step in enumerate(run.plan)]
     _spawn(database, db, run, steps, input_file, None, decisions, run.created)
-    status = _settle(database, db, run.id, decisions, run.created)
+    status = _settle(database, db, run, decisions, run.created)
     return replace(run, status=status, decisions=decisions)
 
 
@@ -225,7 +227,7 @@ def advance_run(
         children = step_at(run.plan, path).get("next", [])
         steps = [((*path, i), child) for i, child in enumerate(children)]
         _spawn(database, db, run, steps, output, task_id, decisions, stamp)
-    _settle(database, db, run.id, decisions, stamp)
+    _settle(database, db, run, decisions, stamp)
 
 
 def _spawn(
@@ -270,19 +272,22 @@ def _spawn(
 
 
 def _settle(
-    database: Database, db: Connection, run_id: str, decisions: dict[str, bool], stamp: str
+    database: Database, db: Connection, run: RunRecord, decisions: dict[str, bool], stamp: str
 ) -> str:
     """Record the run's decisions and, once no step task is left to run, its end: `error`
-    when any step failed, else `ready`. Returns its status."""
+    when any step failed, else `ready`, with its event. Returns its status."""
     status = "processing"
-    if database.run(db, _UNSETTLED, (run_id,)).fetchone()[0] == 0:
+    if database.run(db, _UNSETTLED, (run.id,)).fetchone()[0] == 0:
         failed = database.run(
-            db, "SELECT COUNT(*) FROM tasks WHERE run_id=? AND status='error'", (run_id,)
+            db, "SELECT COUNT(*) FROM tasks WHERE run_id=? AND status='error'", (run.id,)
         ).fetchone()[0]
         status = "error" if failed else "ready"
     database.run(
         db,
         "UPDATE runs SET status=?, decisions=?, updated=? WHERE id=?",
-        (status, json.dumps(decisions), stamp, run_id),
+        (status, json.dumps(decisions), stamp, run.id),
     )
+    if status != "processing" and run.status == "processing":
+        event = RUN_FAILED if status == "error" else RUN_SUCCEEDED
+        record_event(database, db, run.project_id, event, run.id, stamp)
     return status

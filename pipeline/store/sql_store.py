@@ -10,6 +10,8 @@ from typing import Any
 from pipeline.store.database import Database
 from pipeline.store.port import (
     AutomationRecord,
+    EndpointRecord,
+    EventRecord,
     FileRecord,
     Idempotent,
     MediaRecord,
@@ -22,6 +24,7 @@ from pipeline.store.port import (
     WebhookSecret,
 )
 from pipeline.store.sql import SqlOutbox, SqlQueue, SqlTasks
+from pipeline.store.sql_events import SqlEndpoints
 from pipeline.store.sql_library import SqlIdempotency, SqlLibrary
 from pipeline.store.sql_runs import SqlAutomations, SqlRuns
 from pipeline.store.sql_secrets import SqlWebhookSecrets
@@ -43,6 +46,7 @@ class SqlStore:
         self.idempotency = SqlIdempotency(database)
         self.automations = SqlAutomations(database)
         self.runs = SqlRuns(database)
+        self.endpoints = SqlEndpoints(database)
 
     # tasks --------------------------------------------------------------------
 
@@ -227,3 +231,22 @@ class SqlStore:
         self, project_id: str, page: int, limit: int, automation_id: str | None = None
     ) -> Page[RunRecord]:
         return self.runs.list_runs(project_id, page, limit, automation_id)
+
+    # webhook endpoints and events -------------------------------------------------
+
+    def create_endpoint(self, endpoint: EndpointRecord) -> None:
+        return self.endpoints.create_endpoint(endpoint)
+
+    def get_endpoint(self, project_id: str | None, endpoint_id: str) -> EndpointRecord | None:
+        return self.endpoints.get_endpoint(project_id, endpoint_id)
+
+    def list_endpoints(self, project_id: str, page: int, limit: int) -> Page[EndpointRecord]:
+        return self.endpoints.list_endpoints(project_id, page, limit)
+
+    def delete_endpoint(self, project_id: str, endpoint_id: str) -> bool:
+        return self.endpoints.delete_endpoint(project_id, endpoint_id)
+
+    def list_events(
+        self, project_id: str, page: int, limit: int, type_: str | None = None
+    ) -> Page[EventRecord]:
+        return self.endpoints.list_events(project_id, page, limit, type_)

@@ -81,14 +81,14 @@ def at_previous_version_sqlite(path: Path) -> None:
 def test_sqlite_at_the_previous_version_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "strobe.db"
     at_previous_version_sqlite(path)
-    assert "tasks_run" not in sqlite_indexes(path)
+    assert "events_project" not in sqlite_indexes(path)
     store = SQLiteStore(path)
     assert store.schema_version == LATEST
-    assert {"tasks_run", "runs_project", "automations_project"} <= sqlite_indexes(path)
+    assert {"events_project", "webhook_endpoints_project"} <= sqlite_indexes(path)
     old = store.get_task("prj_a", "tsk_old")
     assert old is not None and old.status == "waiting" and old.options == {"format": "jpeg"}
     assert (old.run_id, old.parent_id, old.step) == (None, None, None)
-    assert store.list_automations("prj_a", 1, 10).total == 0
+    assert store.list_events("prj_a", 1, 10).total == 0
 
 
 def test_postgres_at_the_previous_version_is_migrated(postgres_url: str) -> None:
@@ -110,7 +110,7 @@ def test_postgres_at_the_previous_version_is_migrated(postgres_url: str) -> None
         with psycopg.connect(url) as db:
             assert db.execute("SELECT version FROM strobe_schema").fetchall() == [(LATEST,)]
             indexes = {r[0] for r in db.execute("SELECT indexname FROM pg_indexes").fetchall()}
-        assert {"tasks_run", "runs_project", "automations_project"} <= indexes
+        assert {"events_project", "webhook_endpoints_project"} <= indexes
     finally:
         drop_database(url)
 

@@ -1,0 +1,137 @@
+"""Webhook endpoints and events in SQL.
+
+`record_event` runs inside the transaction that ends a task or a run: it writes the event
+and, for each of the project's endpoints subscribed to its type, a delivery row in the
+outbox (the `webhooks` table, with the endpoint's id), which the sender signs the Standard
+Webhooks way (pipeline/webhooks.py). A task's own `webhook_url` keeps its own rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from pipeline.ids import new_id
+from pipeline.store.database import Connection, Database
+from pipeline.store.port import EndpointRecord, EventRecord, Page
+from pipeline.store.rows import (
+    ENDPOINT_COLUMNS,
+    EVENT_COLUMNS,
+    endpoint_of,
+    event_of,
+    insert,
+    listed,
+    values,
+)
+
+EVENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    description TEXT,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_endpoints_project ON webhook_endpoints (project_id, created);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    project_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_project ON events (project_id, created, id);
+ALTER TABLE webhooks ADD COLUMN endpoint_id TEXT;
+"""
+_ENDPOINT_SELECT = f"SELECT {listed(ENDPOINT_COLUMNS)} FROM webhook_endpoints"
+_EVENT_SELECT = f"SELECT {listed(EVENT_COLUMNS)} FROM events"
+
+
+class SqlEndpoints:
+    """`EndpointsPort`."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create_endpoint(self, endpoint: EndpointRecord) -> None:
+        with self.database.transaction() as db:
+            self.database.run(
+                db,
+                insert("webhook_endpoints", ENDPOINT_COLUMNS),
+                values(endpoint, ENDPOINT_COLUMNS),
+            )
+
+    def get_endpoint(self, project_id: str | None, endpoint_id: str) -> EndpointRecord | None:
+        """`project_id` None: any project's (the sender reads an outbox row's endpoint)."""
+        clause, params = "id=?", [endpoint_id]
+        if project_id is not None:
+            clause, params = "id=? AND project_id=?", [endpoint_id, project_id]
+        with self.database.connect() as db:
+            row = self.database.run(db, f"{_ENDPOINT_SELECT} WHERE {clause}", params).fetchone()
+        return endpoint_of(row) if row else None
+
+    def list_endpoints(self, project_id: str, page: int, limit: int) -> Page[EndpointRecord]:
+        with self.database.connect() as db:
+            total = self.database.run(
+                db, "SELECT COUNT(*) FROM webhook_endpoints WHERE project_id=?", (project_id,)
+            ).fetchone()[0]
+            rows = self.database.run(
+                db,
+                f"{_ENDPOINT_SELECT} WHERE project_id=? ORDER BY created DESC, id DESC "
+                "LIMIT ? OFFSET ?",
+                (project_id, limit, (page - 1) * limit),
+            ).fetchall()
+        return Page([endpoint_of(r) for r in rows], int(total))
+
+    def delete_endpoint(self, project_id: str, endpoint_id: str) -> bool:
+        """Deliveries still due to it are given up by the sender."""
+        with self.database.transaction() as db:
+            cur = self.database.run(
+                db,
+                "DELETE FROM webhook_endpoints WHERE id=? AND project_id=?",
+                (endpoint_id, project_id),
+            )
+            return cur.rowcount == 1
+
+    def list_events(
+        self, project_id: str, page: int, limit: int, type_: str | None = None
+    ) -> Page[EventRecord]:
+        clause, params = "project_id=?", [project_id]
+        if type_ is not None:
+            clause, params = clause + " AND type=?", [*params, type_]
+        with self.database.connect() as db:
+            total = self.database.run(
+                db, f"SELECT COUNT(*) FROM events WHERE {clause}", params
+            ).fetchone()[0]
+            rows = self.database.run(
+                db,
+                f"{_EVENT_SELECT} WHERE {clause} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                (*params, limit, (page - 1) * limit),
+            ).fetchall()
+        return Page([event_of(r) for r in rows], int(total))
+
+
+def record_event(
+    database: Database, db: Connection, project_id: str, type_: str, object_id: str, stamp: str
+) -> None:
+    """The event, and a delivery to each endpoint subscribed to it, in the caller's commit."""
+    event_id = new_id("evt")
+    database.run(
+        db,
+        "INSERT INTO events (id, project_id, type, object_id, created) VALUES (?,?,?,?,?)",
+        (event_id, project_id, type_, object_id, stamp),
+    )
+    endpoints = database.run(
+        db, "SELECT id, url, topics FROM webhook_endpoints WHERE project_id=?", (project_id,)
+    ).fetchall()
+    for endpoint_id, url, topics in endpoints:
+        if type_ not in json.loads(topics):
+            continue
+        database.run(
+            db,
+            "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created, "
+            "endpoint_id) VALUES (?,?,?,?,?,?,?,?)",
+            (new_id("msg"), object_id, project_id, url, type_, time.time(), stamp, endpoint_id),
+        )
