@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale bench-batching bench-mixed bench-capacity bench-api clean
+.PHONY: setup setup-gpu system-deps serve test test-fast lint format bench bench-queue bench-vision bench-speech bench-transcode bench-decode bench-scale bench-batching bench-mixed bench-capacity bench-api bench-workflow clean
 
 setup: $(STAMP)
 
@@ -69,6 +69,9 @@ bench-capacity: setup  ## the cluster for 40,000 h of media a day from the measu
 
 bench-api: setup  ## API requests/s vs a bare FastAPI app (GET/POST /tasks), lists at depth, p99 under load; needs wrk (apt-get install -y wrk)
 	$(BIN)/python -m benchmarks.api_throughput
+
+bench-workflow: setup  ## a 4-step, 2-branch workflow run vs the same steps submitted one after another by a client
+	$(BIN)/python -m benchmarks.workflow
 
 clean:
 	rm -rf $(VENV) .strobe .pytest_cache .mypy_cache .ruff_cache
