@@ -58,12 +58,18 @@ class AutomationUpdate(BaseModel):
 
 
 class RunCreate(BaseModel):
-    """The input of an on-demand run: a file, or a media (its original file)."""
+    """The input of a run: a file, or a media (its uploaded original)."""
 
     model_config = ConfigDict(extra="forbid")
 
     file_id: str | None = Field(None, max_length=64)
     media_id: str | None = Field(None, max_length=64)
+
+
+class InlineRun(RunCreate):
+    """A workflow run once, without an automation (as `strobe batch` runs inline ones)."""
+
+    workflow: list[dict[str, Any]] = Field(description=_WORKFLOW, max_length=MAX_STEPS)
 
 
 @router.post("/automations", status_code=201)
@@ -141,6 +147,18 @@ def run_automation(
     input_file = _input_file(store, automation.project_id, body)
     run = RunRecord.begin(automation.project_id, automation.id, automation.plan, input_file)
     run = store.start_run(run, input_file)
+    shown = run_body(run, store.run_tasks(run.id))
+    return show.one(request, shown, status=201, links=_run_links(request, run.id))
+
+
+@router.post("/runs", status_code=201)
+def start_inline_run(body: InlineRun, request: Request, show: ViewOf) -> JSONResponse:
+    """Run a workflow given in the request on a file (or a media's original)."""
+    project = project_of(request)
+    plan = _plan(request, body.workflow)
+    store = state(request).store
+    input_file = _input_file(store, project, body)
+    run = store.start_run(RunRecord.begin(project, None, plan, input_file), input_file)
     shown = run_body(run, store.run_tasks(run.id))
     return show.one(request, shown, status=201, links=_run_links(request, run.id))
 

@@ -1,7 +1,11 @@
 """`strobe batch manifest.jsonl --output results.jsonl`: many tasks through the API.
 
-Each manifest line is one task body. Lines are submitted with bounded concurrency (at most
-`max_pending` tasks submitted and not yet finished), then polled until they end. The output
+Each manifest line is one task body, or one workflow run: `{"automation": "auto_…",
+"file_id": …}` runs that automation, `{"workflow": [...], "file_id": …}` runs the workflow
+given (`media_id` works in place of `file_id`). A run is one job like a task: its result
+line holds `"run"` where a task's holds `"task"`. Lines are submitted with bounded
+concurrency (at most `max_pending` jobs submitted and not yet finished), then polled until
+they end. The output
 has one line per input line, in order: `{"line", "hash", "task"}` or `{"line", "hash",
 "error"}`. Results are keyed by line number + a hash of the line's content, so a re-run
 skips lines that already succeeded, and lines the API rejected unless they changed; it
@@ -46,15 +50,25 @@ def read_manifest(path: Path) -> list[Line]:
             lines.append(Line(number, digest, None, f"not JSON: {exc}"))
             continue
         if not isinstance(body, dict):
-            lines.append(Line(number, digest, None, "a task body must be a JSON object"))
+            lines.append(Line(number, digest, None, "a task or run body must be a JSON object"))
             continue
         lines.append(Line(number, digest, body))
     return lines
 
 
+def is_run(body: dict[str, Any] | None) -> bool:
+    return body is not None and ("workflow" in body or "automation" in body)
+
+
+def job_of(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The task or run a result line holds, if any."""
+    job: dict[str, Any] | None = result.get("task") or result.get("run")
+    return job
+
+
 def is_done(result: dict[str, Any]) -> bool:
     """Succeeded, or rejected for its content (the same line would be rejected again)."""
-    task = result.get("task")
+    task = job_of(result)
     if task is not None:
         return bool(task.get("status") == "ready")
     error = result.get("error") or {}
@@ -75,7 +89,7 @@ def run_batch(
     lines = read_manifest(manifest)
     previous = _previous_results(output)
     results: dict[int, dict[str, Any]] = {}
-    pending: dict[str, Line] = {}  # task id -> line
+    pending: dict[str, Line] = {}  # task or run id -> line
     todo: list[Line] = []
     skipped = 0
     for line in lines:
@@ -84,7 +98,7 @@ def run_batch(
             if is_done(before):
                 results[line.number], skipped = before, skipped + 1
                 continue
-            task = before.get("task")
+            task = job_of(before)
             if task is not None and task.get("status") not in FINAL:
                 pending[task["id"]] = line  # submitted by a run that stopped early
                 continue
@@ -118,15 +132,15 @@ def run_batch(
                 if pending and not finished and not chunk:
                     time.sleep(interval_s)
         finally:
-            for task_id, line in pending.items():  # unfinished: the next run waits on them
-                results[line.number] = _task(line, {"id": task_id, "status": "processing"})
+            for job_id, line in pending.items():  # unfinished: the next run waits on them
+                results[line.number] = _task(line, {"id": job_id, "status": "processing"})
             _write_results(output, lines, results)
     counts = _counts(results)
     bar.show(counts, final=True)
     bad = [
-        {"line": number, "error": r.get("error") or (r.get("task") or {}).get("error")}
+        {"line": number, "error": r.get("error") or _job_error(job_of(r) or {})}
         for number, r in sorted(results.items())
-        if (r.get("task") or {}).get("status") != "ready"
+        if (job_of(r) or {}).get("status") != "ready"
     ]
     return {"lines": len(lines), "submitted": submitted, "skipped": skipped, **counts, "bad": bad}
 
@@ -157,6 +171,8 @@ class ProgressBar:
 def _submit(client: StrobeClient) -> Any:
     def submit(line: Line) -> dict[str, Any] | ClientError:
         try:
+            if is_run(line.body):
+                return client.start_run(line.body or {})
             return client.create_task(line.body or {})
         except ClientError as exc:
             return exc
@@ -165,9 +181,9 @@ def _submit(client: StrobeClient) -> Any:
 
 
 def _poll(client: StrobeClient) -> Any:
-    def poll(task_id: str) -> dict[str, Any] | None:
+    def poll(job_id: str) -> dict[str, Any] | None:
         try:
-            return client.get_task(task_id)
+            return client.get_run(job_id) if job_id.startswith("run_") else client.get_task(job_id)
         except ClientError:
             return None  # a blip: ask again next round
 
@@ -177,14 +193,30 @@ def _poll(client: StrobeClient) -> Any:
 def _counts(results: dict[int, dict[str, Any]]) -> dict[str, int]:
     ready = unfinished = 0
     for result in results.values():
-        status = (result.get("task") or {}).get("status")
+        status = (job_of(result) or {}).get("status")
         ready += status == "ready"
         unfinished += status is not None and status not in FINAL
     return {"ready": ready, "failed": len(results) - ready - unfinished, "unfinished": unfinished}
 
 
-def _task(line: Line, task: dict[str, Any]) -> dict[str, Any]:
-    return {"line": line.number, "hash": line.hash, "task": task}
+def _task(line: Line, job: dict[str, Any]) -> dict[str, Any]:
+    """A task's or a run's result line (a run's id starts `run_`)."""
+    key = "run" if str(job.get("id", "")).startswith("run_") else "task"
+    return {"line": line.number, "hash": line.hash, key: job}
+
+
+def _job_error(job: dict[str, Any]) -> Any:
+    """A task's error; for a run, its failed steps' (path, code, message)."""
+    if "steps" not in job:
+        return job.get("error")
+    failed: list[dict[str, Any]] = []
+    stack = list(job["steps"])
+    while stack:
+        step = stack.pop(0)
+        if step.get("status") == "error" and step.get("error"):
+            failed.append({"step": step["step"], **step["error"]})
+        stack.extend(step.get("next", []))
+    return failed
 
 
 def _error(line: Line, status: int, code: str, message: str) -> dict[str, Any]:

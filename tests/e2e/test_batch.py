@@ -99,3 +99,47 @@ def test_a_changed_line_is_submitted_again(
         again = run_batch(client, manifest, output, progress_to=quiet)
         assert (again["submitted"], again["skipped"], again["ready"]) == (1, 1, 2)
         assert again["bad"] == []
+
+
+def test_workflow_lines_run_as_runs_and_resume(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines naming an automation or carrying a workflow each become one run; a run with a
+    failed step is a failed line, a workflow the API refuses a rejected one, and a re-run
+    submits nothing new."""
+    monkeypatch.setenv("STROBE_URL", server.url)
+    monkeypatch.setenv("STROBE_API_KEY", "sk_e2e_b")
+    inline = [{"kind": "image", "format": "png", "width": 12, "next": [{"kind": "image"}]}]
+    with StrobeClient() as client:
+        file_id = client.upload(make_image(tmp_path / "tiny.png", width=32, height=24))["id"]
+        made = client._call("POST", "/automations", json={"workflow": [{"kind": "image"}]})
+        automation = made["data"]["id"]
+        try:
+            manifest = tmp_path / "runs.jsonl"
+            lines = [
+                {"automation": automation, "file_id": file_id},
+                {"workflow": inline, "file_id": file_id},
+                {"workflow": [{"kind": "audio"}], "file_id": file_id},  # no sound: fails
+                {"workflow": [{"kind": "image", "next": [{"kind": "speech"}]}], "file_id": file_id},
+                {"file_id": file_id, "format": "png", "width": 9},  # a plain task beside them
+            ]
+            manifest.write_text("".join(json.dumps(line) + "\n" for line in lines))
+            output = tmp_path / "runs-out.jsonl"
+            quiet = io.StringIO()
+            summary = run_batch(client, manifest, output, progress_to=quiet)
+            assert (summary["submitted"], summary["ready"]) == (5, 3)
+            results = [json.loads(line) for line in output.read_text().splitlines()]
+            first, second, failed, rejected, task = results
+            assert first["run"]["status"] == "ready" and first["run"]["automation_id"] == automation
+            assert second["run"]["status"] == "ready" and len(second["run"]["tasks"]) == 2
+            assert failed["run"]["status"] == "error"
+            assert rejected["error"]["status"] == 422 and "next[0]" in rejected["error"]["message"]
+            assert task["task"]["status"] == "ready"
+            bad = {b["line"]: b["error"] for b in summary["bad"]}
+            assert bad[3][0]["code"] == "no_audio_stream" and bad[3][0]["step"] == "workflow[0]"
+            runs_before = client._call("GET", "/runs")["meta"]["total"]
+            again = run_batch(client, manifest, output, progress_to=quiet)
+            assert again["submitted"] == 1 and again["skipped"] == 4  # the failed run only
+            assert client._call("GET", "/runs")["meta"]["total"] == runs_before + 1
+        finally:
+            client._call("DELETE", f"/automations/{automation}")

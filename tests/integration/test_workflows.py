@@ -422,3 +422,22 @@ def test_the_2025_dialect_answers_bare_objects_and_lists(http: TestClient) -> No
     assert listed.headers["X-Total-Count"] == "2"
     assert isinstance(http.get("/runs", headers=v2025).json(), list)
     assert http.get("/runs/run_nope", headers=v2025).status_code == httpx.codes.NOT_FOUND
+
+
+def test_an_inline_workflow_runs_without_an_automation(
+    http: TestClient, parts: tuple[Settings, Store, Storage], samples: Samples
+) -> None:
+    file = upload(http, samples.photo)
+    workflow = [{"kind": "image", "width": 50, "next": [{"kind": "image", "format": "webp"}]}]
+    answer = http.post("/runs", json={"workflow": workflow, "file_id": file["id"]})
+    assert answer.status_code == 201, answer.text
+    run = answer.json()["data"]
+    assert run["automation_id"] is None and run["steps"][0]["status"] == "waiting"
+    drain(parts)
+    done = run_of(http, run["id"])
+    assert done["status"] == "ready"
+    webp = http.get(f"/tasks/{done['steps'][0]['next'][0]['task_id']}").json()["data"]
+    assert webp["output"]["format"] == "webp" and webp["output"]["width"] == 50
+    refused = http.post("/runs", json={"workflow": [{"kind": "nope"}], "file_id": file["id"]})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "workflow[0].kind"
+    assert http.get("/runs").json()["meta"]["total"] == 1
