@@ -21,6 +21,7 @@ from pipeline.api import (
     routes_meta,
     routes_signatures,
     routes_tasks,
+    routes_uploads,
     routes_webhooks,
 )
 from pipeline.api.auth import ApiKeys
@@ -145,6 +146,7 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
     app.include_router(routes_signatures.router)
     app.include_router(routes_automations.router)
     app.include_router(routes_webhooks.router)
+    app.include_router(routes_uploads.router)
     app.include_router(routes_meta.router)
     openapi.install(app)
     return app

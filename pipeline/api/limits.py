@@ -25,6 +25,7 @@ from pipeline.contract.errors import PAYLOAD_TOO_LARGE
 
 UPLOAD_PATHS = frozenset({"/files"})
 SIGNED_UPLOAD_PREFIX = "/signed/"  # PUT only
+RESUMABLE_PREFIX = "/uploads/"  # PATCH only: a resumable upload's next bytes
 # Multipart framing around the file part: boundaries, part headers, a few small fields.
 MULTIPART_ALLOWANCE = 256 << 10
 METADATA_MAX_BYTES = 64 << 10  # serialized as compact JSON
@@ -38,9 +39,11 @@ class PayloadTooLarge(ApiError):
 
 
 def is_upload(scope: Scope) -> bool:
-    """A raw or multipart upload, as opposed to a JSON body (`POST /files` takes both), or
-    a signed PUT upload."""
+    """A raw or multipart upload, as opposed to a JSON body (`POST /files` takes both), a
+    signed PUT upload, or a resumable upload's PATCH."""
     if scope["method"] == "PUT" and scope["path"].startswith(SIGNED_UPLOAD_PREFIX):
+        return True
+    if scope["method"] == "PATCH" and scope["path"].startswith(RESUMABLE_PREFIX):
         return True
     if scope["method"] != "POST" or scope["path"] not in UPLOAD_PATHS:
         return False

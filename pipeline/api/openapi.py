@@ -35,6 +35,8 @@ _WHY = {
     413: "The body is over its limit (`payload_too_large`); for an ingest, the file at the URL "
     "(`input_too_large`)",
     422: "A field is missing, unknown or out of range (`invalid_request`, naming the field)",
+    412: "Tus-Resumable is missing or names a tus version other than 1.0.0",
+    415: "A resumable upload's PATCH whose Content-Type is not application/offset+octet-stream",
     429: "Too many requests for this API key (`rate_limited`); see Retry-After",
     503: "The database did not answer in time (`database_unavailable`); see Retry-After",
 }
@@ -87,6 +89,8 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
             "required": True,
             "content": {kind: {"schema": _BINARY} for kind in media},
         }
+    if path.startswith("/uploads") and method in ("POST", "PATCH"):
+        statuses |= _describe_tus(method, operation)
     responses = operation.setdefault("responses", {})
     for status in sorted(statuses):
         responses[str(status)] = {
@@ -114,6 +118,32 @@ def _complete_operation(path: str, method: str, operation: dict[str, Any]) -> No
             "schema": {"type": "string", "enum": list(SUPPORTED)},
         }
     )
+
+
+_TUS_HEADERS = {
+    "POST": (
+        ("Upload-Length", True, "The file's size in bytes"),
+        ("Upload-Metadata", False, "`filename <base64>,filetype <base64>`"),
+    ),
+    "PATCH": (("Upload-Offset", True, "Where these bytes go: the offset HEAD reports"),),
+}
+
+
+def _describe_tus(method: str, operation: dict[str, Any]) -> set[int]:
+    """A tus request's headers (and a PATCH's bytes); the statuses it adds."""
+    headers = (("Tus-Resumable", True, "1.0.0"), *_TUS_HEADERS[method])
+    operation.setdefault("parameters", []).extend(
+        {"name": name, "in": "header", "required": required, "description": why,
+         "schema": {"type": "string"}}
+        for name, required, why in headers
+    )  # fmt: skip
+    if method == "POST":
+        return {412}
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"application/offset+octet-stream": {"schema": _BINARY}},
+    }
+    return {409, 412, 415}
 
 
 def _describe_serving(operation: dict[str, Any]) -> None:

@@ -34,6 +34,10 @@ CHECKS = [
 ]
 
 
+# A resumable upload's PATCH carries raw bytes, like any binary body.
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("schemathesis")
