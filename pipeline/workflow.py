@@ -16,6 +16,7 @@ tested, so its `next` steps take that same input.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -29,6 +30,7 @@ Step = dict[str, Any]
 Path = tuple[int, ...]
 
 # What an input offers to the props a condition tests (see `facts_of`).
+NUMERIC_PROPS = frozenset({"width", "height", "duration", "fps", "filesize"})
 PROPS = (
     "kind",
     "format",
@@ -113,10 +115,12 @@ def split_value(value: str) -> tuple[str, str]:
 
 
 def number_or_none(text: str) -> float | None:
+    """A finite number, or None."""
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def condition_problem(prop: str, value: str) -> str | None:
@@ -126,6 +130,8 @@ def condition_problem(prop: str, value: str) -> str | None:
     sign, operand = split_value(value)
     if sign not in ("=", "!=") and number_or_none(operand) is None:
         return f"{sign} compares numbers; {operand!r} is not one"
+    if prop in NUMERIC_PROPS and number_or_none(operand) is None:
+        return f"{prop} is a number; {operand!r} is not one"
     if prop.startswith("has_") and operand.lower() not in ("true", "false"):
         return f"{prop} is true or false"
     return None

@@ -22,6 +22,8 @@ from pipeline.store import AutomationRecord, FileRecord, RunRecord, Store
 from pipeline.workflow import MAX_STEPS
 
 router = APIRouter(tags=["automations"])
+# Per project: every upload can start each active one, up to MAX_STEPS tasks a run.
+MAX_AUTOMATIONS = 50
 
 
 class Trigger(BaseModel):
@@ -76,6 +78,9 @@ class InlineRun(RunCreate):
 def create_automation(body: AutomationCreate, request: Request, show: ViewOf) -> JSONResponse:
     project = project_of(request)
     plan = _plan(request, body.workflow)
+    store = state(request).store
+    if store.list_automations(project, 1, 1).total >= MAX_AUTOMATIONS:
+        raise invalid("workflow", f"a project has at most {MAX_AUTOMATIONS} automations")
     stamp = now_iso()
     automation = AutomationRecord(
         id=new_id("auto"),
@@ -89,7 +94,7 @@ def create_automation(body: AutomationCreate, request: Request, show: ViewOf) ->
         created=stamp,
         updated=stamp,
     )
-    state(request).store.create_automation(automation)
+    store.create_automation(automation)
     links = _links(request, automation.id)
     return show.one(request, automation_body(automation), status=201, links=links)
 
@@ -117,7 +122,10 @@ def update_automation(
     automation_id: str, body: AutomationUpdate, request: Request, show: ViewOf
 ) -> JSONResponse:
     _automation(request, automation_id)
-    changes: dict[str, Any] = body.model_dump(exclude_none=True)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)  # a null name clears it
+    for name in ("trigger", "workflow", "status"):
+        if name in changes and changes[name] is None:
+            raise invalid(name, "cannot be null; leave it out to keep it")
     if body.workflow is not None:
         changes["plan"] = _plan(request, body.workflow)
     store = state(request).store
@@ -211,8 +219,7 @@ def _input_file(store: Store, project: str, body: RunCreate) -> FileRecord:
     media_id = body.media_id or ""
     if store.get_media(project, media_id) is None:
         raise invalid("media_id", f"no media with id {media_id!r} in this project")
-    files = store.list_files(project, page=1, limit=100, media_id=media_id).items
-    original = next((f for f in reversed(files) if f.task_id is None), None)
+    original = store.original_file(project, media_id)
     if original is None:
         raise invalid("media_id", f"media {media_id!r} has no uploaded file to run on")
     return original

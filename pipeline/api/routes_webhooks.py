@@ -9,6 +9,7 @@ again when each delivery connects (pipeline/webhooks.py).
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -42,6 +43,8 @@ def create_endpoint(body: EndpointCreate, request: Request, show: ViewOf) -> JSO
     project = project_of(request)
     app = state(request)
     check_public_url("url", body.url, app.settings.allow_private_urls)
+    if urlsplit(body.url).username is not None or any(c.isspace() for c in body.url):
+        raise invalid("url", "must not hold credentials (user:password@) or spaces")
     for index, topic in enumerate(body.topics):
         if topic not in TOPICS:
             raise invalid(

@@ -8,6 +8,7 @@ parent makes: `subtitles` after `image` is refused here, not left to fail at run
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,6 +50,10 @@ def resolve(workflow: Any, enabled_kinds: set[str], allow_private: bool) -> list
     """The checked, resolved tree of `workflow` (a list of steps)."""
     if not isinstance(workflow, list) or not workflow:
         raise invalid("workflow", "a list of at least one step")
+    try:  # it is stored and echoed as sent: it must be JSON any client can read back
+        json.dumps(workflow, allow_nan=False, ensure_ascii=False).encode()
+    except (ValueError, UnicodeEncodeError):
+        raise invalid("workflow", "numbers must be finite and text valid Unicode") from None
     resolver = _Resolver(enabled_kinds, allow_private)
     return resolver.steps(workflow, (), _RUN_INPUT)
 
@@ -76,8 +81,10 @@ class _Resolver:
         kind = raw.get("kind")
         if not isinstance(kind, str):
             raise invalid(f"{label}.kind", "required: a task kind or 'conditions'")
-        nested = raw.get("next") or []
-        if not isinstance(nested, list):
+        nested = raw.get("next")
+        if nested is None:
+            nested = []
+        elif not isinstance(nested, list):
             raise invalid(f"{label}.next", "a list of steps")
         if kind == CONDITIONS:
             tests = self.conditions(raw, label)
@@ -88,6 +95,8 @@ class _Resolver:
             }
         if kind in _UNAVAILABLE:
             raise invalid(f"{label}.kind", _UNAVAILABLE[kind])
+        if "conditions" in raw:
+            raise invalid(f"{label}.conditions", "only a conditions step has conditions")
         if kind not in KINDS:
             raise invalid(f"{label}.kind", f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
         if feeds != _RUN_INPUT and KINDS[kind].needs not in _OFFERS.get(feeds, frozenset()):
@@ -136,6 +145,10 @@ class _Resolver:
             where = f"{label}.conditions[{i}]"
             if not isinstance(test, dict) or not isinstance(test.get("prop"), str):
                 raise invalid(where, "a test is {prop, value}")
+            if set(test) - {"prop", "value"}:
+                raise invalid(
+                    f"{where}.{sorted(set(test) - {'prop', 'value'})[0]}", "unknown field"
+                )
             value = test.get("value")
             if isinstance(value, bool):
                 value = "true" if value else "false"

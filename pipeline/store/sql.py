@@ -352,10 +352,10 @@ class SqlQueue:
             if row is None:
                 return False
             upsert_file(self.database, db, output)
-            self.database.run(  # the output joins its input's media
+            self.database.run(  # the output joins its input's media, if it still exists
                 db,
-                "UPDATE files SET media_id = (SELECT media_id FROM tasks WHERE id = ?) "
-                "WHERE id = ?",
+                "UPDATE files SET media_id = (SELECT m.id FROM tasks t JOIN media m ON "
+                "m.id = t.media_id AND m.project_id = t.project_id WHERE t.id = ?) WHERE id = ?",
                 (task_id, output.id),
             )
             enqueue_webhook(self.database, db, task_id, row, "task.ready", stamp)

@@ -89,6 +89,16 @@ class SqlLibrary:
             ).fetchone()
         return file_of(row) if row else None
 
+    def original_file(self, project_id: str, media_id: str) -> FileRecord | None:
+        with self.database.connect() as db:
+            row = self.database.run(
+                db,
+                f"SELECT {_FILE_COLUMNS} FROM files f WHERE f.media_id = ? AND f.project_id = ? "
+                "AND f.task_id IS NULL ORDER BY f.created, f.id LIMIT 1",
+                (media_id, project_id),
+            ).fetchone()
+        return file_of(row) if row else None
+
     def update_file(
         self, project_id: str, file_id: str, changes: dict[str, Any]
     ) -> FileRecord | None:

@@ -162,6 +162,9 @@ class SqlStore:
     def delete_file(self, project_id: str, file_id: str) -> FileRecord | None:
         return self.library.delete_file(project_id, file_id)
 
+    def original_file(self, project_id: str, media_id: str) -> FileRecord | None:
+        return self.library.original_file(project_id, media_id)
+
     def create_media(self, media: MediaRecord) -> None:
         return self.library.create_media(media)
 

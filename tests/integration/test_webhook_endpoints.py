@@ -171,6 +171,8 @@ def test_the_secret_is_shown_once_and_a_deleted_endpoint_gets_nothing(
         ({"url": "http://127.0.0.1:9/hook", "topics": ["task.failed"]}, "url"),
         ({"url": "http://10.1.2.3/hook", "topics": ["task.failed"]}, "url"),
         ({"url": "file:///etc/passwd", "topics": ["task.failed"]}, "url"),
+        ({"url": "https://user:pw@example.com/h", "topics": ["task.failed"]}, "url"),
+        ({"url": "https://exa mple.com/h", "topics": ["task.failed"]}, "url"),
         ({"url": "https://example.com/h", "topics": ["task.failed", "task.exploded"]}, "topics[1]"),
         ({"url": "https://example.com/h", "topics": []}, "topics"),
         ({"url": "https://example.com/h", "topics": ["task.failed"], "x": 1}, "x"),

@@ -8,6 +8,7 @@ store as a dispatcher does; only Ray is left out (tests/e2e/test_workflows.py ha
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from pipeline.executor import Job, execute
 from pipeline.storage import Storage, open_storage
 from pipeline.store import Store, TaskRecord, open_store
 from tests.integration.conftest import Samples
+from tests.support.records import output_for, task_record
 
 ittybit = pytest.importorskip("ittybit")
 pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument")
@@ -383,6 +385,15 @@ def nested(depth: int) -> dict[str, Any]:
         ([{"kind": "image", "ref": "a"}, {"kind": "video", "ref": "a"}], "workflow[1].ref",
          "already names workflow[0]"),
         ([], "workflow", "at least one"),
+        ([{"kind": "image", "conditions": [{"prop": "kind", "value": "audio"}]}],
+         "workflow[0].conditions", "only a conditions step"),
+        ([{"kind": "image", "next": 0}], "workflow[0].next", "a list"),
+        ([{"kind": "conditions", "conditions": [{"prop": "kind", "value": "x", "y": [1]}]}],
+         "workflow[0].conditions[0].y", "unknown field"),
+        ([{"kind": "conditions", "conditions": [{"prop": "duration", "value": "!=video"}]}],
+         "workflow[0].conditions[0]", "is a number"),
+        ([{"kind": "conditions", "conditions": [{"prop": "width", "value": "> nan"}]}],
+         "workflow[0].conditions[0]", "compares numbers"),
         ([{"kind": "image", "next": [{"kind": "image"}] * 70}], "workflow[0].next[63]",
          "at most 64"),
     ],
@@ -441,3 +452,74 @@ def test_an_inline_workflow_runs_without_an_automation(
     refused = http.post("/runs", json={"workflow": [{"kind": "nope"}], "file_id": file["id"]})
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "workflow[0].kind"
     assert http.get("/runs").json()["meta"]["total"] == 1
+
+
+GATE = b'{"workflow": [{"kind": "conditions", "conditions": [{"prop": "kind", "value": %s}]}]}'
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"workflow": [{"kind": "image", "junk": NaN}]}',
+        GATE % b"Infinity",
+        GATE % b"1e999",
+        GATE % b'"\\ud800"',  # a lone surrogate
+    ],
+)
+def test_a_workflow_that_could_not_be_echoed_is_refused_and_not_stored(
+    http: TestClient, raw: bytes
+) -> None:
+    """Stored as sent and echoed back: a NaN or a lone surrogate would poison every list."""
+    answer = http.post("/automations", content=raw, headers={"Content-Type": "application/json"})
+    assert answer.status_code in (400, 422), answer.text
+    listed = http.get("/automations")
+    assert listed.status_code == 200 and listed.json()["meta"]["total"] == 0
+
+
+def test_a_patch_clears_a_name_but_never_nulls_the_workflow(http: TestClient) -> None:
+    made = automation(http, [{"kind": "image"}], name="posters")
+    cleared = http.patch(f"/automations/{made['id']}", json={"name": None})
+    assert cleared.status_code == 200 and cleared.json()["data"]["name"] is None
+    for field in ("workflow", "status", "trigger"):
+        answer = http.patch(f"/automations/{made['id']}", json={field: None})
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == field
+
+
+def test_a_media_with_many_outputs_still_runs_on_its_original(
+    http: TestClient, parts: tuple[Settings, Store, Storage], samples: Samples
+) -> None:
+    _, store, _ = parts
+    file = upload(http, samples.photo)
+    for _ in range(105):  # more outputs than one page of files
+        task = replace(
+            task_record(input_file_id=file["id"]), media_id=file["media_id"], input_url=None
+        )
+        store.create_task(task)
+        (leased,) = store.lease("w", ["image"], 1, 60.0, 3)
+        assert store.complete(leased.id, "w", output_for(leased))
+    made = automation(http, [{"kind": "image"}])
+    answer = http.post(f"/automations/{made['id']}/run", json={"media_id": file["media_id"]})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["data"]["input"]["file_id"] == file["id"]
+
+
+def test_an_output_made_after_its_media_was_deleted_joins_no_media(
+    http: TestClient, parts: tuple[Settings, Store, Storage], samples: Samples
+) -> None:
+    made = automation(http, [{"kind": "image", "width": 20}])
+    file = upload(http, samples.photo)
+    assert http.delete(f"/media/{file['media_id']}").status_code == 200
+    drain(parts)
+    (run,) = runs_of(http, made["id"])
+    output = http.get(f"/tasks/{run['steps'][0]['task_id']}").json()["data"]["output"]
+    assert output["media_id"] is None
+
+
+def test_a_project_has_a_bounded_number_of_automations(
+    http: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pipeline.api.routes_automations.MAX_AUTOMATIONS", 3)
+    for _ in range(3):
+        automation(http, [{"kind": "image"}])
+    answer = http.post("/automations", json={"workflow": [{"kind": "image"}]})
+    assert answer.status_code == 422 and "at most 3" in answer.json()["error"]["message"]
