@@ -44,6 +44,7 @@ from pipeline.store import (
 )
 from pipeline.urlguard import check_url_syntax
 from pipeline.webhook_secrets import signing_secrets
+from pipeline.workflow import path_label, path_of
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +132,9 @@ class WebhookSender:
         if event.endpoint_id is not None:
             self.send_to_endpoint(event, event.endpoint_id)
             return
+        if event.step is not None:
+            self.send_http_step(event, event.step)
+            return
         task = self.store.get_task(event.project_id, event.task_id)
         if task is None:
             self.store.webhook_failed(event.id, "the task no longer exists", None)
@@ -181,10 +185,34 @@ class WebhookSender:
         headers = {"Content-Type": "application/json", "User-Agent": "Strobe-Webhooks/1"}
         self.deliver(event, body, headers | signed)
 
+    def send_http_step(self, event: WebhookEvent, step: str) -> None:
+        """A workflow's http step: the run as it stands, signed like a task's webhook (the
+        project's secrets, `Strobe-Signature`), with the step's path."""
+        run = self.store.get_run(event.project_id, event.task_id)
+        if run is None:
+            self.store.webhook_failed(event.id, "the run no longer exists", None)
+            return
+        shown = run_body(run, self.store.run_tasks(run.id), self.store.run_http_steps(run.id))
+        label = path_label(path_of(step))
+        payload = {"type": event.event, "step": label, "timestamp": event.created, "data": shown}
+        body = json.dumps(payload).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Strobe-Webhooks/1",
+            "Strobe-Event-Id": event.id,
+            "Strobe-Event": event.event,
+            "Strobe-Timestamp": timestamp,
+            "Strobe-Signature": signatures(self.secrets_of(event.project_id), timestamp, body),
+        }
+        self.deliver(event, body, headers)
+
     def object_of(self, event: WebhookEvent) -> dict[str, Any] | None:
         if event.event.startswith("run."):
             run = self.store.get_run(event.project_id, event.task_id)
-            return run_body(run, self.store.run_tasks(run.id)) if run else None
+            if run is None:
+                return None
+            return run_body(run, self.store.run_tasks(run.id), self.store.run_http_steps(run.id))
         task = self.store.get_task(event.project_id, event.task_id)
         return self.presenter.task(task) if task else None
 

@@ -6,7 +6,9 @@ A resolved step is a dict, as stored in JSON:
 
 * a task step: `{"kind": "video", "options": {...}, "next": [steps]}`, its options already
   checked against the kind, `ref` among them;
-* a conditions step: `{"kind": "conditions", "conditions": [{"prop", "value"}], "next": [...]}`.
+* a conditions step: `{"kind": "conditions", "conditions": [{"prop", "value"}], "next": [...]}`;
+* an http step: `{"kind": "http", "options": {"url": ...}, "next": []}`, not a task: a signed
+  POST of the run's state, sent and retried by the webhook sender like a task's webhook.
 
 A step's path is the index of each step from the top: `(2, 0)` is the first `next` of the
 third step, written `workflow[2].next[0]` for people and `2.0` in a task's `step` column.
@@ -22,6 +24,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 CONDITIONS = "conditions"
+HTTP = "http"  # POSTs the run's state to a URL, through the webhook outbox
+HTTP_STEP = "workflow.http"  # the outbox event of an http step's POST
 MAX_DEPTH = 8  # steps from the top to the deepest `next`
 MAX_STEPS = 64  # steps in one workflow, conditions included
 MAX_CONDITIONS = 16

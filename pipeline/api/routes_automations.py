@@ -155,7 +155,7 @@ def run_automation(
     input_file = _input_file(store, automation.project_id, body)
     run = RunRecord.begin(automation.project_id, automation.id, automation.plan, input_file)
     run = store.start_run(run, input_file)
-    shown = run_body(run, store.run_tasks(run.id))
+    shown = _shown_run(store, run)
     return show.one(request, shown, status=201, links=_run_links(request, run.id))
 
 
@@ -167,7 +167,7 @@ def start_inline_run(body: InlineRun, request: Request, show: ViewOf) -> JSONRes
     store = state(request).store
     input_file = _input_file(store, project, body)
     run = store.start_run(RunRecord.begin(project, None, plan, input_file), input_file)
-    shown = run_body(run, store.run_tasks(run.id))
+    shown = _shown_run(store, run)
     return show.one(request, shown, status=201, links=_run_links(request, run.id))
 
 
@@ -181,7 +181,7 @@ def list_runs(
 ) -> JSONResponse:
     store = state(request).store
     result = store.list_runs(project_of(request), page, limit, automation_id)
-    items = [run_body(r, store.run_tasks(r.id)) for r in result.items]
+    items = [_shown_run(store, r) for r in result.items]
     return show.many(request, items, total=result.total, page=page, limit=limit)
 
 
@@ -192,8 +192,14 @@ def get_run(run_id: str, request: Request, show: ViewOf) -> JSONResponse:
     if run is None:
         raise not_found("run", run_id)
     return show.one(
-        request, run_body(run, store.run_tasks(run.id)), links=_run_links(request, run_id)
+        request,
+        _shown_run(store, run),
+        links=_run_links(request, run_id),
     )
+
+
+def _shown_run(store: Store, run: RunRecord) -> dict[str, Any]:
+    return run_body(run, store.run_tasks(run.id), store.run_http_steps(run.id))
 
 
 def _plan(request: Request, workflow: list[dict[str, Any]]) -> list[Any]:

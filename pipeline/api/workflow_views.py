@@ -11,8 +11,8 @@ from typing import Any
 
 from pipeline.api.presenters import timestamp
 from pipeline.contract.errors import UPSTREAM_FAILED
-from pipeline.store import AutomationRecord, RunRecord, TaskRecord
-from pipeline.workflow import CONDITIONS, Path, Step, path_key, path_label
+from pipeline.store import AutomationRecord, HttpStep, RunRecord, TaskRecord
+from pipeline.workflow import CONDITIONS, HTTP, Path, Step, path_key, path_label
 
 
 def automation_body(automation: AutomationRecord) -> dict[str, Any]:
@@ -29,9 +29,12 @@ def automation_body(automation: AutomationRecord) -> dict[str, Any]:
     }
 
 
-def run_body(run: RunRecord, tasks: list[TaskRecord]) -> dict[str, Any]:
+def run_body(
+    run: RunRecord, tasks: list[TaskRecord], posts: dict[str, HttpStep] | None = None
+) -> dict[str, Any]:
+    """`posts`: the run's http steps (RunsPort.run_http_steps), when it has any."""
     by_step = {t.step: t for t in tasks if t.step is not None}
-    steps = _steps(run, by_step, run.plan, (), None)
+    steps = _steps(run, by_step, posts or {}, run.plan, (), None)
     return {
         "id": run.id,
         "object": "run",
@@ -49,6 +52,7 @@ def run_body(run: RunRecord, tasks: list[TaskRecord]) -> dict[str, Any]:
 def _steps(
     run: RunRecord,
     by_step: dict[str, TaskRecord],
+    posts: dict[str, HttpStep],
     plan: list[Step],
     prefix: Path,
     blocked: dict[str, Any] | None,
@@ -70,6 +74,15 @@ def _steps(
             if below is None and held is False:
                 below = {"status": "skipped", "error": None}
             node["error"] = blocked["error"] if blocked else None
+        elif step["kind"] == HTTP:
+            post = posts.get(key)
+            node |= {"url": step["options"]["url"]}
+            if post is None:
+                node |= blocked or {"status": "pending", "error": None}
+            else:
+                error = {"code": None, "message": post.error} if post.status == "error" else None
+                node |= {"status": post.status, "attempts": post.attempts, "error": error}
+            below = blocked
         else:
             task = by_step.get(key)
             node["ref"] = step["options"].get("ref")
@@ -81,7 +94,7 @@ def _steps(
                 node["status"] = task.status
                 node["error"] = _error_of(task)
                 below = _blocked_by(task, label)
-        node["next"] = _steps(run, by_step, step.get("next", []), path, below)
+        node["next"] = _steps(run, by_step, posts, step.get("next", []), path, below)
         shown.append(node)
     return shown
 

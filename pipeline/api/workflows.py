@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from operators.catalog import KINDS, Needs
 from pipeline.api.errors import ApiError, invalid
-from pipeline.api.schemas import TaskCreate, task_request
+from pipeline.api.schemas import TaskCreate, check_public_url, task_request
 from pipeline.api.validation import request_error
 from pipeline.workflow import (
     CONDITIONS,
+    HTTP,
     MAX_CONDITIONS,
     MAX_DEPTH,
     MAX_STEPS,
@@ -33,7 +35,6 @@ _UNAVAILABLE = {
     "prompt": "prompt steps are not available: they need a hosted language model, and this "
     "server runs only models it has offline",
     "description": "description steps are not available on this server yet",
-    "http": "http steps are not available on this server yet",
 }
 # The input streams each kind's output offers a `next` step; None: nothing can follow.
 _EVERY_PICTURE = frozenset({Needs.NOTHING, Needs.PICTURE, Needs.SIZED_PICTURE})
@@ -95,6 +96,8 @@ class _Resolver:
             }
         if kind in _UNAVAILABLE:
             raise invalid(f"{label}.kind", _UNAVAILABLE[kind])
+        if kind == HTTP:
+            return self.http(raw, label, nested)
         if "conditions" in raw:
             raise invalid(f"{label}.conditions", "only a conditions step has conditions")
         if kind not in KINDS:
@@ -132,6 +135,20 @@ class _Resolver:
         if request.webhook_url is not None:
             raise invalid(f"{label}.webhook_url", "webhooks are set on the automation's project")
         return request.options
+
+    def http(self, raw: dict[str, Any], label: str, nested: list[Any]) -> Step:
+        unknown = sorted(set(raw) - {"kind", "url", "next"})
+        if unknown:
+            raise invalid(f"{label}.{unknown[0]}", "an http step takes only url")
+        url = raw.get("url")
+        if not isinstance(url, str) or not url or len(url) > 2048:
+            raise invalid(f"{label}.url", "required: the http(s) URL the run's state is POSTed to")
+        check_public_url(f"{label}.url", url, self.allow_private)
+        if urlsplit(url).username is not None or any(c.isspace() for c in url):
+            raise invalid(f"{label}.url", "must not hold credentials (user:password@) or spaces")
+        if nested:
+            raise invalid(f"{label}.next", "an http step makes no file for a next step to read")
+        return {"kind": HTTP, "options": {"url": url}, "next": []}
 
     def conditions(self, raw: dict[str, Any], label: str) -> list[dict[str, str]]:
         tests = raw.get("conditions")

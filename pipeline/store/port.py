@@ -116,6 +116,15 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class HttpStep:
+    """A workflow's http step, as its delivery in the outbox stands."""
+
+    status: str  # processing (due or retrying) | ready (delivered) | error (given up)
+    attempts: int
+    error: str | None
+
+
+@dataclass(frozen=True)
 class WebhookEvent:
     """One notification in the outbox: written with the task's final state, sent later."""
 
@@ -127,6 +136,7 @@ class WebhookEvent:
     attempts: int
     created: str
     endpoint_id: str | None = None  # a webhook endpoint's delivery; None: a task's webhook_url
+    step: str | None = None  # a workflow's http step (its path key); `task_id` is the run's id
 
 
 @dataclass(frozen=True)
@@ -463,6 +473,10 @@ class RunsPort(Protocol):
     def get_run(self, project_id: str, run_id: str) -> RunRecord | None: ...
 
     def run_tasks(self, run_id: str) -> list[TaskRecord]: ...
+
+    def run_http_steps(self, run_id: str) -> dict[str, HttpStep]:
+        """The run's http steps by path key: how their POST went."""
+        ...
 
     def list_runs(
         self, project_id: str, page: int, limit: int, automation_id: str | None = None

@@ -42,7 +42,7 @@ from pipeline.store.rows import (
 )
 from pipeline.store.sql_events import record_event
 from pipeline.store.sql_library import insert_media, upsert_file
-from pipeline.store.sql_runs import advance_run
+from pipeline.store.sql_runs import advance_run, settle_run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -351,15 +351,18 @@ class SqlQueue:
             ).fetchone()
             if row is None:
                 return False
-            upsert_file(self.database, db, output)
-            self.database.run(  # the output joins its input's media, if it still exists
-                db,
-                "UPDATE files SET media_id = (SELECT m.id FROM tasks t JOIN media m ON "
-                "m.id = t.media_id AND m.project_id = t.project_id WHERE t.id = ?) WHERE id = ?",
-                (task_id, output.id),
-            )
-            enqueue_webhook(self.database, db, task_id, row, "task.ready", stamp)
-            record_event(self.database, db, row[0], TASK_SUCCEEDED, task_id, stamp)
+            # Writes only, in one round trip where the driver can.
+            with self.database.pipelined(db):
+                upsert_file(self.database, db, output)
+                self.database.run(  # the output joins its input's media, if it still exists
+                    db,
+                    "UPDATE files SET media_id = (SELECT m.id FROM tasks t JOIN media m ON "
+                    "m.id = t.media_id AND m.project_id = t.project_id WHERE t.id = ?) "
+                    "WHERE id = ?",
+                    (task_id, output.id),
+                )
+                enqueue_webhook(self.database, db, task_id, row, "task.ready", stamp)
+                record_event(self.database, db, row[0], TASK_SUCCEEDED, task_id, stamp)
             if row[2] is not None:  # a workflow's step: its next steps go in this commit
                 advance_run(self.database, db, row[2], task_id, row[3], output, stamp)
         return True
@@ -413,8 +416,8 @@ class SqlOutbox:
         with self.database.transaction() as db:
             rows = self.database.run(
                 db,
-                "SELECT id, task_id, project_id, url, event, attempts, created, endpoint_id "
-                "FROM webhooks "
+                "SELECT id, task_id, project_id, url, event, attempts, created, endpoint_id, "
+                "step FROM webhooks "
                 "WHERE sent IS NULL AND gave_up IS NULL AND due <= ? "
                 f"ORDER BY due, id LIMIT ? {self.database.lock_clause}",
                 (now, limit),
@@ -435,24 +438,34 @@ class SqlOutbox:
                 attempts=int(r[5]) + 1,
                 created=r[6],
                 endpoint_id=r[7],
+                step=r[8],
             )
             for r in rows
         ]
 
     def webhook_sent(self, event_id: str) -> None:
+        stamp = now_iso()
         with self.database.transaction() as db:
-            self.database.run(
-                db, "UPDATE webhooks SET sent=?, last_error=NULL WHERE id=?", (now_iso(), event_id)
-            )
+            row = self.database.run(
+                db,
+                "UPDATE webhooks SET sent=?, last_error=NULL WHERE id=? RETURNING task_id, step",
+                (stamp, event_id),
+            ).fetchone()
+            if row is not None and row[1] is not None:  # a workflow's http step has ended
+                settle_run(self.database, db, row[0], stamp)
 
     def webhook_failed(self, event_id: str, error: str, retry_in: float | None) -> None:
+        stamp = now_iso()
         with self.database.transaction() as db:
             if retry_in is None:
-                self.database.run(
+                row = self.database.run(
                     db,
-                    "UPDATE webhooks SET gave_up=?, last_error=? WHERE id=?",
-                    (now_iso(), error, event_id),
-                )
+                    "UPDATE webhooks SET gave_up=?, last_error=? WHERE id=? "
+                    "RETURNING task_id, step",
+                    (stamp, error, event_id),
+                ).fetchone()
+                if row is not None and row[1] is not None:
+                    settle_run(self.database, db, row[0], stamp)
             else:
                 self.database.run(
                     db,

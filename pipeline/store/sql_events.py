@@ -8,7 +8,6 @@ Webhooks way (pipeline/webhooks.py). A task's own `webhook_url` keeps its own ro
 
 from __future__ import annotations
 
-import json
 import time
 
 from pipeline.ids import new_id
@@ -44,6 +43,8 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_project ON events (project_id, created, id);
 ALTER TABLE webhooks ADD COLUMN endpoint_id TEXT;
+ALTER TABLE webhooks ADD COLUMN step TEXT;
+CREATE INDEX IF NOT EXISTS webhooks_run_step ON webhooks (task_id) WHERE step IS NOT NULL;
 """
 _ENDPOINT_SELECT = f"SELECT {listed(ENDPOINT_COLUMNS)} FROM webhook_endpoints"
 _EVENT_SELECT = f"SELECT {listed(EVENT_COLUMNS)} FROM events"
@@ -116,22 +117,27 @@ class SqlEndpoints:
 def record_event(
     database: Database, db: Connection, project_id: str, type_: str, object_id: str, stamp: str
 ) -> None:
-    """The event, and a delivery to each endpoint subscribed to it, in the caller's commit."""
+    """The event, and a delivery to each endpoint subscribed to it, in the caller's commit.
+    Two writes and no read, so a caller can send them pipelined with its own."""
     event_id = new_id("evt")
     database.run(
         db,
         "INSERT INTO events (id, project_id, type, object_id, created) VALUES (?,?,?,?,?)",
         (event_id, project_id, type_, object_id, stamp),
     )
-    endpoints = database.run(
-        db, "SELECT id, url, topics FROM webhook_endpoints WHERE project_id=?", (project_id,)
-    ).fetchall()
-    for endpoint_id, url, topics in endpoints:
-        if type_ not in json.loads(topics):
-            continue
-        database.run(
-            db,
-            "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created, "
-            "endpoint_id) VALUES (?,?,?,?,?,?,?,?)",
-            (new_id("msg"), object_id, project_id, url, type_, time.time(), stamp, endpoint_id),
-        )
+    database.run(  # one row per subscribed endpoint; the id is this event's and the endpoint's
+        db,
+        "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created, endpoint_id) "
+        "SELECT ? || '_' || e.id, ?, ?, e.url, ?, ?, ?, e.id FROM webhook_endpoints e "
+        "WHERE e.project_id = ? AND e.topics LIKE ?",
+        (
+            event_id.replace("evt_", "msg_", 1),
+            object_id,
+            project_id,
+            type_,
+            time.time(),
+            stamp,
+            project_id,
+            f'%"{type_}"%',  # topics is a JSON list of plain names
+        ),
+    )

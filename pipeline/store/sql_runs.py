@@ -12,13 +12,21 @@ once on PostgreSQL advance it one after the other.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from typing import Any
 
 from pipeline.contract.events import RUN_FAILED, RUN_SUCCEEDED
 from pipeline.ids import new_id, now_iso
 from pipeline.store.database import Connection, Database
-from pipeline.store.port import AutomationRecord, FileRecord, Page, RunRecord, TaskRecord
+from pipeline.store.port import (
+    AutomationRecord,
+    FileRecord,
+    HttpStep,
+    Page,
+    RunRecord,
+    TaskRecord,
+)
 from pipeline.store.rows import (
     AUTOMATION_COLUMNS,
     FILE_COLUMNS,
@@ -33,7 +41,18 @@ from pipeline.store.rows import (
     values,
 )
 from pipeline.store.sql_events import record_event
-from pipeline.workflow import CONDITIONS, Path, Step, facts_of, holds, path_key, path_of, step_at
+from pipeline.workflow import (
+    CONDITIONS,
+    HTTP,
+    HTTP_STEP,
+    Path,
+    Step,
+    facts_of,
+    holds,
+    path_key,
+    path_of,
+    step_at,
+)
 
 RUNS_SCHEMA = """
 ALTER TABLE tasks ADD COLUMN run_id TEXT;
@@ -70,7 +89,17 @@ CREATE INDEX IF NOT EXISTS runs_project ON runs (project_id, created, id);
 _AUTOMATION_SELECT = f"SELECT {listed(AUTOMATION_COLUMNS)} FROM automations"
 _RUN_SELECT = f"SELECT {listed(RUN_COLUMNS)} FROM runs"
 _INSERT_TASK = insert("tasks", NEW_TASK_COLUMNS)
-_UNSETTLED = "SELECT COUNT(*) FROM tasks WHERE run_id=? AND status IN ('waiting', 'processing')"
+# Steps still to end: tasks not finished, and http steps' POSTs neither sent nor given up.
+_UNSETTLED = (
+    "SELECT (SELECT COUNT(*) FROM tasks WHERE run_id=? AND status IN ('waiting', 'processing'))"
+    " + (SELECT COUNT(*) FROM webhooks WHERE task_id=? AND step IS NOT NULL AND sent IS NULL "
+    "AND gave_up IS NULL)"
+)
+_FAILED = (
+    "SELECT (SELECT COUNT(*) FROM tasks WHERE run_id=? AND status='error')"
+    " + (SELECT COUNT(*) FROM webhooks WHERE task_id=? AND step IS NOT NULL "
+    "AND gave_up IS NOT NULL)"
+)
 _CHANGEABLE = frozenset({"name", "description", "trigger", "workflow", "plan", "status"})
 
 
@@ -179,6 +208,21 @@ class SqlRuns:
             ).fetchall()
         return [task_of(r) for r in rows]
 
+    def run_http_steps(self, run_id: str) -> dict[str, HttpStep]:
+        with self.database.connect() as db:
+            rows = self.database.run(
+                db,
+                "SELECT step, sent, gave_up, attempts, last_error FROM webhooks "
+                "WHERE task_id=? AND step IS NOT NULL",
+                (run_id,),
+            ).fetchall()
+        return {
+            step: HttpStep(
+                "ready" if sent else "error" if gave_up else "processing", int(attempts), error
+            )
+            for step, sent, gave_up, attempts, error in rows
+        }
+
     def list_runs(
         self, project_id: str, page: int, limit: int, automation_id: str | None = None
     ) -> Page[RunRecord]:
@@ -204,6 +248,14 @@ def _start(database: Database, db: Connection, run: RunRecord, input_file: FileR
     _spawn(database, db, run, steps, input_file, None, decisions, run.created)
     status = _settle(database, db, run, decisions, run.created)
     return replace(run, status=status, decisions=decisions)
+
+
+def settle_run(database: Database, db: Connection, run_id: str, stamp: str) -> None:
+    """Settle the run after one of its http steps' POSTs ended (sent or given up)."""
+    row = database.run(db, f"{_RUN_SELECT} WHERE id=? {database.row_lock}", (run_id,)).fetchone()
+    if row is not None:
+        run = run_of(row)
+        _settle(database, db, run, dict(run.decisions), stamp)
 
 
 def advance_run(
@@ -244,6 +296,15 @@ def _spawn(
     that input, and its `next` steps queued on the same input when its tests hold."""
     facts = None
     for path, step in steps:
+        if step["kind"] == HTTP:
+            database.run(
+                db,
+                "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created, step) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (new_id("msg"), run.id, run.project_id, step["options"]["url"], HTTP_STEP,
+                 time.time(), stamp, path_key(path)),
+            )  # fmt: skip
+            continue
         if step["kind"] == CONDITIONS:
             facts = facts or facts_of(
                 input_file.kind, input_file.info, input_file.mimetype, input_file.filesize
@@ -277,10 +338,8 @@ def _settle(
     """Record the run's decisions and, once no step task is left to run, its end: `error`
     when any step failed, else `ready`, with its event. Returns its status."""
     status = "processing"
-    if database.run(db, _UNSETTLED, (run.id,)).fetchone()[0] == 0:
-        failed = database.run(
-            db, "SELECT COUNT(*) FROM tasks WHERE run_id=? AND status='error'", (run.id,)
-        ).fetchone()[0]
+    if database.run(db, _UNSETTLED, (run.id, run.id)).fetchone()[0] == 0:
+        failed = database.run(db, _FAILED, (run.id, run.id)).fetchone()[0]
         status = "error" if failed else "ready"
     database.run(
         db,

@@ -13,6 +13,7 @@ from pipeline.store.port import (
     EndpointRecord,
     EventRecord,
     FileRecord,
+    HttpStep,
     Idempotent,
     MediaRecord,
     Page,
@@ -229,6 +230,9 @@ class SqlStore:
 
     def run_tasks(self, run_id: str) -> list[TaskRecord]:
         return self.runs.run_tasks(run_id)
+
+    def run_http_steps(self, run_id: str) -> dict[str, HttpStep]:
+        return self.runs.run_http_steps(run_id)
 
     def list_runs(
         self, project_id: str, page: int, limit: int, automation_id: str | None = None

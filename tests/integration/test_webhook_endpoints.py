@@ -185,3 +185,97 @@ def test_a_bad_endpoint_is_refused(settings: Settings, body: dict[str, Any], fie
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["field"] == field
         assert client.get("/webhooks/endpoints", headers=AUTH).json()["meta"]["total"] == 0
+
+
+def project_signature_ok(store: Store, delivery: Any) -> bool:
+    """The README's check for a task webhook: hex HMAC-SHA256 over `{timestamp}.{body}`
+    with the project's secret, written out here."""
+    headers = {k.lower(): v for k, v in delivery.headers.items()}
+    (secret,) = [s.secret for s in store.webhook_secrets("prj_a")]
+    message = f"{headers['strobe-timestamp']}.".encode() + delivery.body
+    expected = "v1=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return any(
+        hmac.compare_digest(expected, given) for given in headers["strobe-signature"].split(",")
+    )
+
+
+def step_run(http: TestClient, samples: Samples, workflow: list[Any]) -> dict[str, Any]:
+    with samples.photo.open("rb") as body:
+        file = http.post("/files", files={"file": ("p.jpg", body)}).json()["data"]
+    answer = http.post("/runs", json={"workflow": workflow, "file_id": file["id"]})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["data"]
+
+
+def test_an_http_step_posts_the_run_signed_once_its_parent_is_ready(
+    http: TestClient, parts: tuple[Settings, Store, Storage], samples: Samples
+) -> None:
+    settings, store, _ = parts
+    store.ensure_webhook_secret("prj_a", "whsec_project_a", legacy=None, legacy_until=0)
+    with webhook_receiver(fail_first=1) as receiver:
+        run = step_run(
+            http, samples, [{"kind": "image", "next": [{"kind": "http", "url": receiver.url}]}]
+        )
+        assert run["steps"][0]["next"][0]["status"] == "pending"
+        deliver(parts, receiver, want=0)  # nothing before the image is ready
+        (task,) = store.lease("w1", ["image"], 5, 60.0, 3)
+        assert store.complete(task.id, "w1", output_for(task))
+        shown = http.get(f"/runs/{run['id']}").json()["data"]
+        assert shown["status"] == "processing"  # the POST is part of the run
+        assert shown["steps"][0]["next"][0]["status"] == "processing"
+        deliver(parts, receiver, want=1)
+    (delivered,) = receiver.deliveries
+    assert project_signature_ok(store, delivered)
+    payload = json.loads(delivered.body)
+    assert payload["type"] == "workflow.http" and payload["step"] == "workflow[0].next[0]"
+    assert payload["data"]["id"] == run["id"] and payload["data"]["steps"][0]["status"] == "ready"
+    done = http.get(f"/runs/{run['id']}").json()["data"]
+    step = done["steps"][0]["next"][0]
+    assert done["status"] == "ready" and (step["status"], step["attempts"]) == ("ready", 2)
+
+
+def test_an_http_step_that_never_gets_through_fails_the_run(
+    http: TestClient, parts: tuple[Settings, Store, Storage], samples: Samples
+) -> None:
+    _, store, _ = parts
+    with webhook_receiver(fail_first=100) as receiver:
+        run = step_run(
+            http,
+            samples,
+            [
+                {"kind": "http", "url": receiver.url},
+                {"kind": "image", "next": [{"kind": "http", "url": receiver.url}]},
+            ],
+        )
+        (task,) = store.lease("w1", ["image"], 5, 60.0, 3)
+        assert store.fail(task.id, "w1", "input_unreadable", "not media", None)
+        webhooks = sender(parts)
+        for _ in range(200):  # every attempt the policy allows
+            if http.get(f"/runs/{run['id']}").json()["data"]["status"] != "processing":
+                break
+            webhooks.send_due()
+            time.sleep(0.05)
+    assert receiver.refused == FAST.max_attempts  # the top-level step's POSTs only
+    done = http.get(f"/runs/{run['id']}").json()["data"]
+    first, image = done["steps"]
+    assert done["status"] == "error"
+    assert first["status"] == "error" and "HTTP 503" in first["error"]["message"]
+    assert image["next"][0]["error"]["code"] == "upstream_failed"
+
+
+@pytest.mark.parametrize(
+    ("step", "field"),
+    [
+        ({"kind": "http", "url": "http://10.0.0.8/hook"}, "workflow[0].url"),
+        ({"kind": "http"}, "workflow[0].url"),
+        ({"kind": "http", "url": "https://example.com/h", "method": "GET"}, "workflow[0].method"),
+        ({"kind": "http", "url": "https://example.com/h", "next": [{"kind": "image"}]},
+         "workflow[0].next"),
+    ],
+)  # fmt: skip
+def test_a_bad_http_step_is_refused(settings: Settings, step: dict[str, Any], field: str) -> None:
+    parts = settings, open_store(settings.database_url), open_storage(settings.storage_url)
+    with TestClient(create_app(*parts)) as client:
+        answer = client.post("/automations", json={"workflow": [step]}, headers=AUTH)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == field
