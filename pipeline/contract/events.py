@@ -1,7 +1,8 @@
 """The event types a webhook endpoint subscribes to, and `GET /events` lists.
 
-Each is recorded in the transaction that makes it true (a task's or a run's end), so an
-event is never told of a change that did not commit, nor a committed change left untold.
+Each is the end of a task or a run; its deliveries to endpoints are written in the
+transaction that ends it, so an endpoint is never told of a change that did not commit,
+nor a committed change left untold.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
 """Webhook endpoints and events in SQL.
 
-`record_event` runs inside the transaction that ends a task or a run: it writes the event
-and, for each of the project's endpoints subscribed to its type, a delivery row in the
-outbox (the `webhooks` table, with the endpoint's id), which the sender signs the Standard
-Webhooks way (pipeline/webhooks.py). A task's own `webhook_url` keeps its own rows.
+An event is the end of a task or a run, listed from their rows (`list_events`).
+`record_event` runs inside the transaction that ends one: for each of the project's
+endpoints subscribed to its type it writes a delivery row in the outbox (the `webhooks`
+table, with the endpoint's id), which the sender signs the Standard Webhooks way
+(pipeline/webhooks.py). A task's own `webhook_url` keeps its own rows.
 """
 
 from __future__ import annotations
 
 import time
 
+from pipeline.contract.events import RUN_FAILED, RUN_SUCCEEDED, TASK_FAILED, TASK_SUCCEEDED
 from pipeline.ids import new_id
 from pipeline.store.database import Connection, Database
 from pipeline.store.port import EndpointRecord, EventRecord, Page
@@ -34,20 +36,18 @@ CREATE TABLE IF NOT EXISTS webhook_endpoints (
     created TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_endpoints_project ON webhook_endpoints (project_id, created);
-CREATE TABLE IF NOT EXISTS events (
-    id TEXT PRIMARY KEY,
-    project_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    object_id TEXT NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_project ON events (project_id, created, id);
 ALTER TABLE webhooks ADD COLUMN endpoint_id TEXT;
 ALTER TABLE webhooks ADD COLUMN step TEXT;
 CREATE INDEX IF NOT EXISTS webhooks_run_step ON webhooks (task_id) WHERE step IS NOT NULL;
 """
 _ENDPOINT_SELECT = f"SELECT {listed(ENDPOINT_COLUMNS)} FROM webhook_endpoints"
-_EVENT_SELECT = f"SELECT {listed(EVENT_COLUMNS)} FROM events"
+# The events are the ends of tasks and runs, read from their rows: an event costs a task's
+# completion no write of its own (the queue's throughput is what pays for one).
+_EVENTS = (
+    "SELECT 'evt_' || id AS id, project_id, CASE status WHEN 'ready' THEN ? ELSE ? END AS type, "
+    "id AS object_id, updated AS created FROM {table} "
+    "WHERE project_id = ? AND status IN ('ready', 'error')"
+)
 
 
 class SqlEndpoints:
@@ -99,17 +99,26 @@ class SqlEndpoints:
     def list_events(
         self, project_id: str, page: int, limit: int, type_: str | None = None
     ) -> Page[EventRecord]:
-        clause, params = "project_id=?", [project_id]
-        if type_ is not None:
-            clause, params = clause + " AND type=?", [*params, type_]
+        parts, params = [], []
+        for table, (ready, failed) in (
+            ("tasks", (TASK_SUCCEEDED, TASK_FAILED)),
+            ("runs", (RUN_SUCCEEDED, RUN_FAILED)),
+        ):
+            if type_ is None or type_ in (ready, failed):
+                parts.append(_EVENTS.format(table=table))
+                params += [ready, failed, project_id]
+        union = " UNION ALL ".join(parts)
+        kept = "" if type_ is None else "WHERE type = ?"
+        params_kept = params + ([type_] if type_ is not None else [])
         with self.database.connect() as db:
             total = self.database.run(
-                db, f"SELECT COUNT(*) FROM events WHERE {clause}", params
+                db, f"SELECT COUNT(*) FROM ({union}) e {kept}", params_kept
             ).fetchone()[0]
             rows = self.database.run(
                 db,
-                f"{_EVENT_SELECT} WHERE {clause} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-                (*params, limit, (page - 1) * limit),
+                f"SELECT {listed(EVENT_COLUMNS)} FROM ({union}) e {kept} "
+                "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                (*params_kept, limit, (page - 1) * limit),
             ).fetchall()
         return Page([event_of(r) for r in rows], int(total))
 
@@ -117,21 +126,15 @@ class SqlEndpoints:
 def record_event(
     database: Database, db: Connection, project_id: str, type_: str, object_id: str, stamp: str
 ) -> None:
-    """The event, and a delivery to each endpoint subscribed to it, in the caller's commit.
-    Two writes and no read, so a caller can send them pipelined with its own."""
-    event_id = new_id("evt")
+    """A delivery of the event to each endpoint subscribed to it, in the caller's commit: one
+    write and no read, so a caller can send it pipelined with its own."""
     database.run(
-        db,
-        "INSERT INTO events (id, project_id, type, object_id, created) VALUES (?,?,?,?,?)",
-        (event_id, project_id, type_, object_id, stamp),
-    )
-    database.run(  # one row per subscribed endpoint; the id is this event's and the endpoint's
         db,
         "INSERT INTO webhooks (id, task_id, project_id, url, event, due, created, endpoint_id) "
         "SELECT ? || '_' || e.id, ?, ?, e.url, ?, ?, ?, e.id FROM webhook_endpoints e "
         "WHERE e.project_id = ? AND e.topics LIKE ?",
         (
-            event_id.replace("evt_", "msg_", 1),
+            new_id("msg"),  # and the endpoint's id: one delivery each
             object_id,
             project_id,
             type_,

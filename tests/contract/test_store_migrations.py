@@ -81,10 +81,10 @@ def at_previous_version_sqlite(path: Path) -> None:
 def test_sqlite_at_the_previous_version_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "strobe.db"
     at_previous_version_sqlite(path)
-    assert "events_project" not in sqlite_indexes(path)
+    assert "webhooks_run_step" not in sqlite_indexes(path)
     store = SQLiteStore(path)
     assert store.schema_version == LATEST
-    assert {"events_project", "webhook_endpoints_project"} <= sqlite_indexes(path)
+    assert {"webhooks_run_step", "webhook_endpoints_project"} <= sqlite_indexes(path)
     old = store.get_task("prj_a", "tsk_old")
     assert old is not None and old.status == "waiting" and old.options == {"format": "jpeg"}
     assert (old.run_id, old.parent_id, old.step) == (None, None, None)
@@ -110,7 +110,7 @@ def test_postgres_at_the_previous_version_is_migrated(postgres_url: str) -> None
         with psycopg.connect(url) as db:
             assert db.execute("SELECT version FROM strobe_schema").fetchall() == [(LATEST,)]
             indexes = {r[0] for r in db.execute("SELECT indexname FROM pg_indexes").fetchall()}
-        assert {"events_project", "webhook_endpoints_project"} <= indexes
+        assert {"webhooks_run_step", "webhook_endpoints_project"} <= indexes
     finally:
         drop_database(url)
 
