@@ -17,6 +17,7 @@ from typing import Any
 
 from operators.options import (
     AudioOptions,
+    DescriptionOptions,
     DetectOptions,
     ImageOptions,
     KindOptions,
@@ -76,6 +77,9 @@ class KindSpec:
     # What one actor of the kind asks of a node; a GPU or custom resource is dropped where
     # no node has one (the CPU fallback, pipeline/runtime/placement.py).
     resources: Resources = field(default_factory=Resources)
+    # The kinds whose outputs on the input's media it reads (`FINDINGS_OPTION`); in a
+    # workflow such a step runs once every other step of the run has ended.
+    reads_findings: tuple[str, ...] = ()
 
     @property
     def option_names(self) -> frozenset[str]:
@@ -93,6 +97,9 @@ class KindSpec:
             code = NO_AUDIO_STREAM if self.needs is Needs.SOUND else NO_VIDEO_STREAM
             raise TaskError(code, f"{self.kind} needs {self.needs.value}; the input has none")
 
+
+# Where the runtime hands a kind with `reads_findings` those outputs: kind -> its JSON.
+FINDINGS_OPTION = "findings"
 
 # Budgets: a 720p x264 encode runs at ~4x real time on 2 cores (a CMAF ladder or AV1 far
 # slower); OCR takes ~0.2 s a sampled frame; Whisper `small` on a CPU ~1x real time.
@@ -223,6 +230,17 @@ KINDS: dict[str, KindSpec] = {
             "operators.chapters:ChaptersOperator",
             needs=Needs.MOVING_PICTURE,
             resources=_TRANSCRIBER,
+        ),
+        # Extractive: assembled from the other kinds' outputs, no model, no decoding.
+        KindSpec(
+            "description",
+            "intelligence",
+            ("json",),
+            DescriptionOptions,
+            Budget(base_s=60.0, per_media_s=0.0),
+            "operators.description:DescriptionOperator",
+            resources=_LIGHT,
+            reads_findings=("speech", "text", "objects", "faces", "chapters", "outline", "nsfw"),
         ),
         KindSpec(
             "thumbnails",

@@ -126,6 +126,10 @@ class WholeInputTranscriptOptions(KindOptions):
     language: Language | None = None
 
 
+class DescriptionOptions(KindOptions):
+    """No options: what it describes is the input's media and what other kinds found on it."""
+
+
 class ThumbnailsOptions(_Span):
     width: Width = 160
     count: Count | None = None  # None: 10, unless `interval` is given

@@ -5,6 +5,7 @@ No Ray here: the Ray actor calls `execute`, and tests call it directly.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from operators.base import Operator
-from operators.catalog import KINDS
+from operators.catalog import FINDINGS_OPTION, KINDS
 from pipeline.config import Settings
 from pipeline.contract.errors import INPUT_UNREADABLE, INTERNAL, STORAGE_UNAVAILABLE, TaskError
 from pipeline.contract.media import Artifact
@@ -27,6 +28,7 @@ from pipeline.storage.keys import UnsafeName, asset_key, check_relative, output_
 from pipeline.store import FileRecord
 
 log = logging.getLogger(__name__)
+MAX_FINDING_BYTES = 16 << 20  # one kind's JSON output read for a `reads_findings` kind
 
 # How a task's progress splits: fetching the input, then the operator's own share.
 FETCHED, PROCESSED = 0.1, 0.95
@@ -43,6 +45,8 @@ class Job:
     input_url: str | None = None
     input_key: str | None = None
     owner: str = ""  # the dispatcher holding the lease; progress writes need it
+    # (kind, storage key) of the outputs on the input's media a kind reads (`reads_findings`)
+    findings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,12 @@ def _run(
         )
         monitor.input_probed(source.info.duration)
         KINDS[job.kind].check_input(source.info)  # the streams the kind needs, checked once
+        options = job.options
+        if job.findings:
+            options = {**options, FINDINGS_OPTION: _read_findings(job, storage, Path(tmp))}
         artifact = operator.process(
             source,
-            job.options,
+            options,
             lambda done: monitor.progress(FETCHED + (PROCESSED - FETCHED) * done),
         )
         monitor.check()
@@ -179,6 +186,21 @@ def _fetch_input(
             raise TaskError(INPUT_UNREADABLE, "the input file is missing") from exc
     else:
         raise TaskError(INPUT_UNREADABLE, "the task names no input")
+
+
+def _read_findings(job: Job, storage: Storage, tmp: Path) -> dict[str, Any]:
+    """kind -> the JSON output of that kind on the input's media; one that cannot be read
+    (gone, too large, not JSON) is left out, and the operator says what it had."""
+    found: dict[str, Any] = {}
+    for index, (kind, key) in enumerate(job.findings):
+        path = tmp / f"finding-{index}.json"
+        try:
+            storage.get_file(key, path)
+            if path.stat().st_size <= MAX_FINDING_BYTES:
+                found[kind] = json.loads(path.read_text())
+        except (StorageError, OSError, ValueError) as exc:
+            log.warning("task %s: finding %s unreadable: %s", job.task_id, kind, exc)
+    return found
 
 
 def _store_output(job: Job, artifact: Artifact, storage: Storage, tmp: Path) -> FileRecord:

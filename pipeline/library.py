@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from operators.catalog import KINDS
 from pipeline.config import Settings
 from pipeline.fetch import download
 from pipeline.ids import new_id, now_iso
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.keys import name_or_fallback
-from pipeline.store import FileRecord, LibraryPort, MediaRecord, RunsPort
+from pipeline.store import FileRecord, LibraryPort, MediaRecord, RunsPort, TaskRecord
 from pipeline.uploads import save_upload
 
 
@@ -124,6 +125,19 @@ def remove_file(
         with contextlib.suppress(StorageError):  # already gone; the row is what clients see
             storage.delete(record.storage_key)
     return record
+
+
+def findings_for(store: LibraryPort, task: TaskRecord) -> tuple[tuple[str, str], ...]:
+    """(kind, storage key) of the newest output of each kind the task's kind reads from the
+    input's media (`KindSpec.reads_findings`); none for other kinds."""
+    wanted = KINDS[task.kind].reads_findings
+    if not wanted or task.media_id is None:
+        return ()
+    newest: dict[str, str] = {}
+    for file in media_files(store, task.project_id, task.media_id):  # newest first
+        if file.kind in wanted and file.task_id not in (None, task.id):
+            newest.setdefault(file.kind, file.storage_key)
+    return tuple(sorted(newest.items()))
 
 
 def media_files(store: LibraryPort, project_id: str, media_id: str) -> list[FileRecord]:

@@ -5,7 +5,8 @@ and the store advances a run over it (pipeline/store/sql_runs.py).
 A resolved step is a dict, as stored in JSON:
 
 * a task step: `{"kind": "video", "options": {...}, "next": [steps]}`, its options already
-  checked against the kind, `ref` among them;
+  checked against the kind, `ref` among them; `"last": true` on a kind that reads other
+  kinds' findings (a description): it is queued once every other step of the run has ended;
 * a conditions step: `{"kind": "conditions", "conditions": [{"prop", "value"}], "next": [...]}`;
 * an http step: `{"kind": "http", "options": {"url": ...}, "next": []}`, not a task: a signed
   POST of the run's state, sent and retried by the webhook sender like a task's webhook.

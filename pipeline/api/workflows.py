@@ -34,7 +34,6 @@ from pipeline.workflow import (
 _UNAVAILABLE = {
     "prompt": "prompt steps are not available: they need a hosted language model, and this "
     "server runs only models it has offline",
-    "description": "description steps are not available on this server yet",
 }
 # The input streams each kind's output offers a `next` step; None: nothing can follow.
 _EVERY_PICTURE = frozenset({Needs.NOTHING, Needs.PICTURE, Needs.SIZED_PICTURE})
@@ -116,7 +115,10 @@ class _Resolver:
                 raise invalid(f"{label}.ref", f"ref {ref!r} already names {self.refs[ref]}")
             self.refs[ref] = label
         made = _made_by(kind, options)
-        return {"kind": kind, "options": options, "next": self.steps(nested, path, made)}
+        resolved: Step = {"kind": kind, "options": options, "next": self.steps(nested, path, made)}
+        if KINDS[kind].reads_findings:  # it reads what the run's other steps find
+            resolved["last"] = True
+        return resolved
 
     def options(self, raw: dict[str, Any], label: str) -> dict[str, Any]:
         fields = {k: v for k, v in raw.items() if k not in _STEP_FIELDS}

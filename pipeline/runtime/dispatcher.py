@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pipeline.contract.errors import CANCELLED, INPUT_UNREADABLE, INTERNAL, TIMEOUT
 from pipeline.executor import Failure, Job, JobResult
+from pipeline.library import findings_for
 from pipeline.runtime.host import TaskStatus
 from pipeline.runtime.retry import RetryPolicy
 from pipeline.store import LibraryPort, QueuePort, TaskRecord, WorkerReportsPort
@@ -273,4 +274,5 @@ class Dispatcher:
             input_url=task.input_url,
             input_key=input_key,
             owner=self.owner,
+            findings=findings_for(self.store, task),
         )

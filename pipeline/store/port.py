@@ -94,6 +94,8 @@ class RunRecord:
     decisions: dict[str, bool]  # a conditions step's path key -> whether its tests held
     created: str
     updated: str
+    # `last` steps (a description) held until all else has ended: {step, input, parent}
+    deferred: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def begin(

@@ -42,12 +42,22 @@ AUTOMATION_COLUMNS = (
 )  # fmt: skip
 RUN_COLUMNS = (
     "id", "project_id", "automation_id", "plan", "file_id", "media_id", "status", "decisions",
-    "created", "updated",
+    "created", "updated", "deferred",
 )  # fmt: skip
 ENDPOINT_COLUMNS = ("id", "project_id", "url", "topics", "secret", "description", "created")
 EVENT_COLUMNS = ("id", "project_id", "type", "object_id", "created")
 JSON_COLUMNS = frozenset(
-    {"options", "info", "metadata", "trigger", "workflow", "plan", "decisions", "topics"}
+    {
+        "options",
+        "info",
+        "metadata",
+        "trigger",
+        "workflow",
+        "plan",
+        "decisions",
+        "topics",
+        "deferred",
+    }
 )
 
 TASK_WIDTH = len(TASK_COLUMNS)  # where a joined row's file columns begin

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.contract.events import RUN_FAILED, RUN_SUCCEEDED
@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS runs (
     media_id TEXT,
     status TEXT NOT NULL,
     decisions TEXT NOT NULL,
+    deferred TEXT NOT NULL DEFAULT '[]',
     created TEXT NOT NULL,
     updated TEXT NOT NULL
 );
@@ -241,13 +242,26 @@ class SqlRuns:
         return Page([run_of(r) for r in rows], int(total))
 
 
+@dataclass
+class _Moves:
+    """What one transaction changes in a run besides its tasks: the conditions decided, and
+    the `last` steps held until every other step has ended (each with its input)."""
+
+    decisions: dict[str, bool]
+    deferred: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, run: RunRecord) -> _Moves:
+        return cls(dict(run.decisions), list(run.deferred))
+
+
 def _start(database: Database, db: Connection, run: RunRecord, input_file: FileRecord) -> RunRecord:
     database.run(db, insert("runs", RUN_COLUMNS), values(run, RUN_COLUMNS))
-    decisions: dict[str, bool] = {}
+    moves = _Moves.of(run)
     steps: list[tuple[Path, Step]] = [((i,), step) for i, step in enumerate(run.plan)]
-    _spawn(database, db, run, steps, input_file, None, decisions, run.created)
-    status = _settle(database, db, run, decisions, run.created)
-    return replace(run, status=status, decisions=decisions)
+    _spawn(database, db, run, steps, input_file.id, _facts(input_file), None, moves, run.created)
+    status = _settle(database, db, run, moves, run.created)
+    return replace(run, status=status, decisions=moves.decisions, deferred=moves.deferred)
 
 
 def settle_run(database: Database, db: Connection, run_id: str, stamp: str) -> None:
@@ -255,7 +269,7 @@ def settle_run(database: Database, db: Connection, run_id: str, stamp: str) -> N
     row = database.run(db, f"{_RUN_SELECT} WHERE id=? {database.row_lock}", (run_id,)).fetchone()
     if row is not None:
         run = run_of(row)
-        _settle(database, db, run, dict(run.decisions), stamp)
+        _settle(database, db, run, _Moves.of(run), stamp)
 
 
 def advance_run(
@@ -273,13 +287,17 @@ def advance_run(
     if row is None or step is None:
         return
     run = run_of(row)
-    decisions = dict(run.decisions)
+    moves = _Moves.of(run)
     if output is not None:
         path = path_of(step)
         children = step_at(run.plan, path).get("next", [])
         steps = [((*path, i), child) for i, child in enumerate(children)]
-        _spawn(database, db, run, steps, output, task_id, decisions, stamp)
-    _settle(database, db, run, decisions, stamp)
+        _spawn(database, db, run, steps, output.id, _facts(output), task_id, moves, stamp)
+    _settle(database, db, run, moves, stamp)
+
+
+def _facts(file: FileRecord) -> dict[str, Any]:
+    return facts_of(file.kind, file.info, file.mimetype, file.filesize)
 
 
 def _spawn(
@@ -287,14 +305,15 @@ def _spawn(
     db: Connection,
     run: RunRecord,
     steps: list[tuple[Path, Step]],
-    input_file: FileRecord,
+    input_id: str,
+    facts: dict[str, Any],
     parent_id: str | None,
-    decisions: dict[str, bool],
+    moves: _Moves,
     stamp: str,
 ) -> None:
-    """Queue a task for each step on `input_file`; a conditions step is decided here, on
-    that input, and its `next` steps queued on the same input when its tests hold."""
-    facts = None
+    """Queue a task for each step on the input file `input_id`; a conditions step is decided
+    here, on that input's `facts`, and its `next` steps queued on the same input when its
+    tests hold; a `last` step waits in `moves.deferred`."""
     for path, step in steps:
         if step["kind"] == HTTP:
             database.run(
@@ -304,47 +323,63 @@ def _spawn(
                 (new_id("msg"), run.id, run.project_id, step["options"]["url"], HTTP_STEP,
                  time.time(), stamp, path_key(path)),
             )  # fmt: skip
-            continue
-        if step["kind"] == CONDITIONS:
-            facts = facts or facts_of(
-                input_file.kind, input_file.info, input_file.mimetype, input_file.filesize
-            )
+        elif step["kind"] == CONDITIONS:
             held = holds(step["conditions"], facts)
-            decisions[path_key(path)] = held
+            moves.decisions[path_key(path)] = held
             if held:
                 nested = [((*path, i), s) for i, s in enumerate(step.get("next", []))]
-                _spawn(database, db, run, nested, input_file, parent_id, decisions, stamp)
-            continue
-        task = TaskRecord(
-            id=new_id("tsk"),
-            project_id=run.project_id,
-            kind=step["kind"],
-            status="waiting",
-            options=step["options"],
-            created=stamp,
-            updated=stamp,
-            input_file_id=input_file.id,
-            media_id=run.media_id,
-            run_id=run.id,
-            parent_id=parent_id,
-            step=path_key(path),
-        )
-        database.run(db, _INSERT_TASK, values(task, NEW_TASK_COLUMNS))
+                _spawn(database, db, run, nested, input_id, facts, parent_id, moves, stamp)
+        elif step.get("last"):
+            moves.deferred.append({"step": path_key(path), "input": input_id, "parent": parent_id})
+        else:
+            _queue(database, db, run, path_key(path), step, input_id, parent_id, stamp)
 
 
-def _settle(
-    database: Database, db: Connection, run: RunRecord, decisions: dict[str, bool], stamp: str
-) -> str:
-    """Record the run's decisions and, once no step task is left to run, its end: `error`
-    when any step failed, else `ready`, with its event. Returns its status."""
+def _queue(
+    database: Database,
+    db: Connection,
+    run: RunRecord,
+    key: str,
+    step: Step,
+    input_id: str,
+    parent_id: str | None,
+    stamp: str,
+) -> None:
+    task = TaskRecord(
+        id=new_id("tsk"),
+        project_id=run.project_id,
+        kind=step["kind"],
+        status="waiting",
+        options=step["options"],
+        created=stamp,
+        updated=stamp,
+        input_file_id=input_id,
+        media_id=run.media_id,
+        run_id=run.id,
+        parent_id=parent_id,
+        step=key,
+    )
+    database.run(db, _INSERT_TASK, values(task, NEW_TASK_COLUMNS))
+
+
+def _settle(database: Database, db: Connection, run: RunRecord, moves: _Moves, stamp: str) -> str:
+    """Record the run's moves and, once nothing is left to run, its end: first the held
+    `last` steps are queued; with none, `error` when any step failed, else `ready`, and its
+    event. Returns its status."""
     status = "processing"
     if database.run(db, _UNSETTLED, (run.id, run.id)).fetchone()[0] == 0:
-        failed = database.run(db, _FAILED, (run.id, run.id)).fetchone()[0]
-        status = "error" if failed else "ready"
+        if moves.deferred:
+            for held in moves.deferred:
+                step = step_at(run.plan, path_of(held["step"]))
+                _queue(database, db, run, held["step"], step, held["input"], held["parent"], stamp)
+            moves.deferred = []
+        else:
+            failed = database.run(db, _FAILED, (run.id, run.id)).fetchone()[0]
+            status = "error" if failed else "ready"
     database.run(
         db,
-        "UPDATE runs SET status=?, decisions=?, updated=? WHERE id=?",
-        (status, json.dumps(decisions), stamp, run.id),
+        "UPDATE runs SET status=?, decisions=?, deferred=?, updated=? WHERE id=?",
+        (status, json.dumps(moves.decisions), json.dumps(moves.deferred), stamp, run.id),
     )
     if status != "processing" and run.status == "processing":
         event = RUN_FAILED if status == "error" else RUN_SUCCEEDED

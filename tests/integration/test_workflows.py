@@ -21,16 +21,18 @@ from operators.registry import load_operator
 from pipeline.api.app import create_app
 from pipeline.config import Settings
 from pipeline.executor import Job, execute
+from pipeline.library import findings_for
 from pipeline.storage import Storage, open_storage
 from pipeline.store import Store, TaskRecord, open_store
 from tests.integration.conftest import Samples
 from tests.support.records import output_for, task_record
+from tests.support.vision import text_picture
 
 ittybit = pytest.importorskip("ittybit")
 pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout' argument")
 # The envelope dialect, asked for: with no header /automations answers the SDK's dialect.
 AUTH = {"Authorization": "Bearer sk_a", "Accept-Version": "2024-08-21"}
-KINDS = ["video", "image", "audio", "thumbnails", "objects", "chapters"]
+KINDS = ["video", "image", "audio", "thumbnails", "objects", "chapters", "text", "description"]
 
 
 @pytest.fixture
@@ -56,7 +58,14 @@ def work(parts: tuple[Settings, Store, Storage], *, fail: str | None = None) -> 
             continue
         source = store.get_file(task.project_id, task.input_file_id or "")
         assert source is not None
-        job = Job(task.id, task.project_id, task.kind, task.options, input_key=source.storage_key)
+        job = Job(
+            task.id,
+            task.project_id,
+            task.kind,
+            task.options,
+            input_key=source.storage_key,
+            findings=findings_for(store, task),  # as the dispatcher gathers them
+        )
         result = execute(job, load_operator(task.kind)(), storage, settings)
         if result.output is not None:
             assert store.complete(task.id, "test-worker", result.output)
@@ -523,3 +532,31 @@ def test_a_project_has_a_bounded_number_of_automations(
         automation(http, [{"kind": "image"}])
     answer = http.post("/automations", json={"workflow": [{"kind": "image"}]})
     assert answer.status_code == 422 and "at most 3" in answer.json()["error"]["message"]
+
+
+def test_a_description_step_waits_for_the_others_and_describes_what_they_found(
+    http: TestClient, parts: tuple[Settings, Store, Storage], tmp_path: Path
+) -> None:
+    sign = tmp_path / "sign.png"
+    text_picture(["Fresh Bread Daily"]).save(sign)
+    made = automation(
+        http,
+        [
+            {"kind": "description", "ref": "about"},
+            {"kind": "image", "format": "png", "next": [{"kind": "text", "ref": "words"}]},
+        ],
+    )
+    upload(http, sign)
+    (run,) = runs_of(http, made["id"])
+    assert run["steps"][0]["status"] == "pending"  # held until the rest has ended
+    assert {t.kind for t in work(parts)} == {"image"}
+    assert {t.kind for t in work(parts)} == {"text"}
+    assert {t.kind for t in work(parts)} == {"description"}
+    run = run_of(http, run["id"])
+    assert run["status"] == "ready"
+    task = http.get(f"/tasks/{run['steps'][0]['task_id']}").json()["data"]
+    described = http.get(task["output"]["url"].replace("http://testserver", "")).json()
+    assert described["method"] == "extractive" and described["sources"] == ["text"]
+    assert "Fresh Bread Daily" in described["description"]
+    assert {"fresh", "bread", "daily"} <= set(described["tags"])
+    assert task["output"]["title"] == described["title"]
