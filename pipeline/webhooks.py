@@ -157,8 +157,12 @@ class WebhookSender:
                 },
             }
         ).encode()
+        self.deliver(event, body, self.project_signed(event, body))
+
+    def project_signed(self, event: WebhookEvent, body: bytes) -> dict[str, str]:
+        """The headers of a delivery signed with the project's secrets (`Strobe-Signature`)."""
         timestamp = str(int(time.time()))
-        headers = {
+        return {
             "Content-Type": "application/json",
             "User-Agent": "Strobe-Webhooks/1",
             "Strobe-Event-Id": event.id,
@@ -166,7 +170,6 @@ class WebhookSender:
             "Strobe-Timestamp": timestamp,
             "Strobe-Signature": signatures(self.secrets_of(event.project_id), timestamp, body),
         }
-        self.deliver(event, body, headers)
 
     def send_to_endpoint(self, event: WebhookEvent, endpoint_id: str) -> None:
         """An event to a webhook endpoint: `{type, timestamp, data}` with the task or run as
@@ -196,16 +199,7 @@ class WebhookSender:
         label = path_label(path_of(step))
         payload = {"type": event.event, "step": label, "timestamp": event.created, "data": shown}
         body = json.dumps(payload).encode()
-        timestamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Strobe-Webhooks/1",
-            "Strobe-Event-Id": event.id,
-            "Strobe-Event": event.event,
-            "Strobe-Timestamp": timestamp,
-            "Strobe-Signature": signatures(self.secrets_of(event.project_id), timestamp, body),
-        }
-        self.deliver(event, body, headers)
+        self.deliver(event, body, self.project_signed(event, body))
 
     def object_of(self, event: WebhookEvent) -> dict[str, Any] | None:
         if event.event.startswith("run."):
