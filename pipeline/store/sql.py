@@ -143,6 +143,12 @@ TASKS_WITH_INPUT = (
 TASK_WITH_INPUT = f"{TASKS_WITH_INPUT} WHERE t.id = ? AND t.project_id = ?"
 _HELD = "id=? AND lease_owner=? AND status='processing'"
 _INSERT_TASK = insert("tasks", NEW_TASK_COLUMNS)
+# What an ended task's UPDATE returns: its webhook, its run, and whether its project has
+# webhook endpoints, so a project without any pays no statement for their events.
+_ENDED = (
+    "project_id, webhook_url, run_id, step, EXISTS (SELECT 1 FROM webhook_endpoints e "
+    "WHERE e.project_id = tasks.project_id) AS has_endpoints"
+)
 
 
 class SqlTasks:
@@ -346,7 +352,7 @@ class SqlQueue:
                 db,
                 "UPDATE tasks SET status='ready', progress=100, output_file_id=?, ran_on=?, "
                 "error_code=NULL, error_message=NULL, lease_owner=NULL, lease_expires=NULL, "
-                f"updated=? WHERE {_HELD} RETURNING project_id, webhook_url, run_id, step",
+                f"updated=? WHERE {_HELD} RETURNING {_ENDED}",
                 (output.id, ran_on, stamp, task_id, owner),
             ).fetchone()
             if row is None:
@@ -362,7 +368,8 @@ class SqlQueue:
                     (task_id, output.id),
                 )
                 enqueue_webhook(self.database, db, task_id, row, "task.ready", stamp)
-                record_event(self.database, db, row[0], TASK_SUCCEEDED, task_id, stamp)
+                if row[4]:  # the project has webhook endpoints
+                    record_event(self.database, db, row[0], TASK_SUCCEEDED, task_id, stamp)
             if row[2] is not None:  # a workflow's step: its next steps go in this commit
                 advance_run(self.database, db, row[2], task_id, row[3], output, stamp)
         return True
@@ -480,13 +487,14 @@ def finish_with_error(
     row = database.run(
         db,
         "UPDATE tasks SET status='error', error_code=?, error_message=?, lease_owner=NULL, "
-        "lease_expires=NULL, updated=? WHERE id=? RETURNING project_id, webhook_url, run_id, step",
+        f"lease_expires=NULL, updated=? WHERE id=? RETURNING {_ENDED}",
         (code, message, stamp, task_id),
     ).fetchone()
     enqueue_webhook(database, db, task_id, row, "task.error", stamp)
     if row is None:
         return
-    record_event(database, db, row[0], TASK_FAILED, task_id, stamp)
+    if row[4]:
+        record_event(database, db, row[0], TASK_FAILED, task_id, stamp)
     if row[2] is not None:
         advance_run(database, db, row[2], task_id, row[3], None, stamp)
 
