@@ -16,6 +16,7 @@ from operators.registry import OPERATORS
 from pipeline.api import (
     openapi,
     routes_automations,
+    routes_console,
     routes_files,
     routes_media,
     routes_meta,
@@ -148,5 +149,6 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
     app.include_router(routes_webhooks.router)
     app.include_router(routes_uploads.router)
     app.include_router(routes_meta.router)
+    app.include_router(routes_console.router)
     openapi.install(app)
     return app

@@ -59,6 +59,7 @@ class Presenter:
             "progress": task.progress,
             "error": error,
             **workflow_step(task),
+            **({"ran_on": task.ran_on} if task.ran_on else {}),
             "created": timestamp(task.created),
             "updated": timestamp(task.updated),
         }
