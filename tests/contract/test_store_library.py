@@ -99,6 +99,7 @@ def test_idempotency_release_and_expiry(store: Store) -> None:
 
 
 def test_a_completed_output_joins_its_tasks_media(store: Store) -> None:
+    store.create_media(MediaRecord("med_in", A, stamp(), stamp()))
     task = replace(task_record(), media_id="med_in")
     store.create_task(task)
     (leased,) = store.lease("w", ["image"], 1, 60.0, 3)

@@ -154,7 +154,7 @@ def test_a_bad_creation_is_refused(
 def test_ids_that_are_not_ours_and_expired_uploads_are_not_found(
     http: httpx.Client, settings: Settings
 ) -> None:
-    for bad in ("upl_..%2F..%2Fetc", "..", "upl_ABC", "upl_" + "a" * 60):
+    for bad in ("upl_..%2F..%2Fetc", "%2E%2E", "upl_ABC", "upl_" + "a" * 60):
         assert offset(http, f"/uploads/{bad}").status_code == 404, bad
     where = create(http, 4, filename="a.bin")
     assert offset(http, where, {**TUS, "Authorization": "Bearer sk_b"}).status_code == 404

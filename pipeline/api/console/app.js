@@ -5,7 +5,7 @@ const POLL_MS = 2000;
 const HISTORY = 150; // queue-depth samples kept per kind: five minutes at one per poll
 
 const state = { key: sessionStorage.getItem(KEY), view: "tasks", detail: null, timer: null,
-  kinds: [], options: {}, depth: {}, offline: false };
+  round: 0, kinds: [], options: {}, depth: {}, offline: false };
 
 class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
@@ -84,17 +84,18 @@ function show(view) {
   }
   for (const name of ["tasks", "new", "cluster"]) $(`#view-${name}`).hidden = name !== view;
   clearTimeout(state.timer);
-  poll();
+  poll(++state.round);
 }
 
-async function poll() {
+// One polling loop at a time: a loop started by an earlier view stops at its next turn.
+async function poll(round) {
   try {
     if (state.view === "tasks") await refreshTasks();
     if (state.view === "cluster") await refreshCluster();
   } catch (error) {
     if (error.status === 401) return logOut();
   }
-  state.timer = setTimeout(poll, POLL_MS);
+  if (round === state.round) state.timer = setTimeout(() => poll(round), POLL_MS);
 }
 
 // -- tasks --------------------------------------------------------------------------------
@@ -167,6 +168,21 @@ async function refreshDetail(full) {
   $("#detail-input").replaceChildren(input);
   $("#detail-output").replaceChildren(finished && task.status === "ready"
     ? render(task.output) : el("p", {}, task.status === "error" ? "No output." : "Not ready yet."));
+  const player = $("#detail-input video, #detail-input audio");
+  const vtt = task.status === "ready" && (task.output.type || task.output.mimetype) === "text/vtt";
+  if (player && vtt && ["subtitles", "chapters"].includes(task.kind)) {
+    // Subtitles and chapters as tracks on the input's player.
+    player.append(el("track", { kind: task.kind, src: task.output.url, default: "",
+      label: task.kind, srclang: task.options?.language || "und" }));
+  }
+}
+
+// A click on a transcript's line plays the input from there.
+function seek(seconds) {
+  const player = $("#detail-input video, #detail-input audio");
+  if (!player) return;
+  player.currentTime = seconds;
+  player.play().catch(() => {});
 }
 
 // One file object as a person would look at it: played, shown, or read.
@@ -190,7 +206,8 @@ function readable(text, type) {
   const data = JSON.parse(text);
   if (Array.isArray(data.timeline) && data.timeline.some((e) => e.text && e.index !== undefined)) {
     return el("p", { class: "transcript" }, ...data.timeline.map((e) =>
-      el("span", { title: `${e.start} s` }, `${e.text} `)));
+      el("button", { type: "button", class: "line", title: `${e.start} s`,
+        onclick: () => seek(e.start) }, e.text)));
   }
   return el("pre", {}, JSON.stringify(data, null, 2));
 }
