@@ -62,10 +62,10 @@ async function logIn(key) {
     return;
   }
   sessionStorage.setItem(KEY, key);
+  await loadKinds();
   $("#login").hidden = true;
   $("#app").hidden = false;
   $("#logout").hidden = false;
-  await loadKinds();
   show("tasks");
 }
 
@@ -146,6 +146,8 @@ async function cancelTask(id) {
 
 async function openDetail(id) {
   state.detail = id;
+  $("#detail-title").textContent = "Loading…";
+  $("#detail").dataset.id = "";
   $("#detail").hidden = false;
   await refreshDetail(true);
   $("#detail-title").focus?.();
@@ -158,13 +160,13 @@ async function refreshDetail(full) {
   if (!full && shown.status === task.status && shown.id === task.id) return;
   shown.status = task.status;
   shown.id = task.id;
-  $("#detail-title").textContent = `${task.kind} task ${task.id}: ${task.status}`;
-  $("#detail-error").textContent = task.error ? `${task.error.code}: ${task.error.message}` : "";
-  $("#detail-json").textContent = JSON.stringify(task, null, 2);
   let input = el("p", {}, String(task.input));
   if (typeof task.input === "string" && task.input.startsWith("file_")) {
     try { input = render((await api(`/files/${task.input}`)).data); } catch { /* shown as id */ }
   }
+  // Everything at once, the title last: what the title says is on the page.
+  $("#detail-error").textContent = task.error ? `${task.error.code}: ${task.error.message}` : "";
+  $("#detail-json").textContent = JSON.stringify(task, null, 2);
   $("#detail-input").replaceChildren(input);
   $("#detail-output").replaceChildren(finished && task.status === "ready"
     ? render(task.output) : el("p", {}, task.status === "error" ? "No output." : "Not ready yet."));
@@ -175,6 +177,7 @@ async function refreshDetail(full) {
     player.append(el("track", { kind: task.kind, src: task.output.url, default: "",
       label: task.kind, srclang: task.options?.language || "und" }));
   }
+  $("#detail-title").textContent = `${task.kind} task ${task.id}: ${task.status}`;
 }
 
 // A click on a transcript's line plays the input from there.
