@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import Server
 from tests.support.media import make_video
+from tests.support.vision import photo
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
@@ -137,6 +138,54 @@ def test_upload_create_cmaf_watch_it_finish_and_play_it(
     page.wait_for_function(
         "() => document.querySelector('#detail-output img')?.naturalWidth === 120"
     )
+
+
+def upload_through_page(page: Any, path: Path) -> str:
+    page.click("nav >> text=Upload and create")
+    page.set_input_files("#file", str(path))
+    page.wait_for_selector(f"#upload-result:has-text('Uploaded {path.name}')")
+    return page.input_value("#create-input")
+
+
+def test_scrub_the_thumbnails(page: Any, tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "strip.mp4", width=320, height=180, seconds=4.0)
+    log_in(page)
+    page.wait_for_selector("#app:not([hidden])")
+    task_id = create(page, upload_through_page(page, clip), "thumbnails", count="4", width="80")
+    wait_status(page, task_id, "ready")
+    preview = page.wait_for_selector(".scrubber .preview[data-xywh]")
+    first = preview.get_attribute("data-xywh")
+    page.focus(".scrubber input[type=range]")
+    page.keyboard.press("ArrowRight")  # the keyboard scrubs too
+    second = preview.get_attribute("data-xywh")
+    assert first != second and second is not None
+    x, y, w, h = (int(n) for n in second.split(","))
+    assert (w, h) == (80, 45)
+    position = preview.evaluate("e => getComputedStyle(e).backgroundPosition")
+    assert [float(p.removesuffix("px")) for p in position.split()] == [-x, -y], position
+    assert preview.evaluate("e => getComputedStyle(e).backgroundImage").startswith('url("http')
+    snap(page, "thumbnails-scrubbed")
+
+
+def test_a_face_is_boxed_over_the_picture(page: Any, tmp_path: Path) -> None:
+    astronaut = photo("astronaut", tmp_path / "astronaut.png")
+    log_in(page)
+    page.wait_for_selector("#app:not([hidden])")
+    task_id = create(page, upload_through_page(page, astronaut), "faces")
+    wait_status(page, task_id, "ready")
+    box = page.wait_for_selector("#detail-input .stage .box")
+    picture = page.eval_on_selector(
+        "#detail-input .stage img", "e => e.getBoundingClientRect().toJSON()"
+    )
+    face = box.evaluate("e => e.getBoundingClientRect().toJSON()")
+    assert (box.text_content() or "").strip() == "face"
+    # Inside the picture, in its upper half (the astronaut's face), and not the whole of it.
+    assert picture["left"] <= face["left"] and face["right"] <= picture["right"] + 1
+    assert (
+        picture["top"] <= face["top"] and face["bottom"] <= picture["top"] + picture["height"] / 2
+    )
+    assert 0 < face["width"] < picture["width"] / 2
+    snap(page, "face-boxed")
 
 
 def test_cancel_a_running_task(page: Any, http_base: str, media_dir: Path) -> None:

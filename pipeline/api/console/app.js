@@ -170,6 +170,9 @@ async function refreshDetail(full) {
   $("#detail-input").replaceChildren(input);
   $("#detail-output").replaceChildren(finished && task.status === "ready"
     ? render(task.output) : el("p", {}, task.status === "error" ? "No output." : "Not ready yet."));
+  if (task.status === "ready" && ["objects", "faces", "text"].includes(task.kind)) {
+    fetch(task.output.url).then((r) => r.json()).then((data) => drawBoxes(data.timeline || []));
+  }
   const player = $("#detail-input video, #detail-input audio");
   const vtt = task.status === "ready" && (task.output.type || task.output.mimetype) === "text/vtt";
   if (player && vtt && ["subtitles", "chapters"].includes(task.kind)) {
@@ -178,6 +181,57 @@ async function refreshDetail(full) {
       label: task.kind, srclang: task.options?.language || "und" }));
   }
   $("#detail-title").textContent = `${task.kind} task ${task.id}: ${task.status}`;
+}
+
+// Detections as boxes over the input: all of them on a picture; on a video, those seen
+// around the current time, redrawn as it plays or is scrubbed.
+function drawBoxes(timeline) {
+  const media = $("#detail-input img, #detail-input video");
+  if (!media) return;
+  const stage = el("div", { class: "stage" });
+  media.replaceWith(stage);
+  const layer = el("div", { class: "boxes", "aria-label": "Detections" });
+  stage.append(media, layer);
+  const draw = () => {
+    const t = media.tagName === "VIDEO" ? media.currentTime : null;
+    const shown = timeline.filter((e) => e.box && (t === null
+      || (t >= (e.start ?? 0) - 0.5 && t <= (e.end ?? e.start ?? 0) + 0.5)));
+    layer.replaceChildren(...shown.map((e) => {
+      const box = el("div", { class: "box", title: `${e.label || e.text} ${e.confidence}` },
+        el("span", {}, e.label || e.text || ""));
+      Object.assign(box.style, { left: `${100 * e.box.x}%`, top: `${100 * e.box.y}%`,
+        width: `${100 * e.box.width}%`, height: `${100 * e.box.height}%` });
+      return box;
+    }));
+  };
+  media.addEventListener("timeupdate", draw);
+  media.addEventListener("seeked", draw);
+  draw();
+}
+
+// The thumbnails' sprite and WebVTT track as a scrubber: a slider picks the cue, the
+// sprite's `#xywh` region of it is shown.
+function scrubber(file) {
+  const box = el("div", { class: "scrubber" });
+  fetch(file.links.vtt).then((r) => r.text()).then((text) => {
+    const cues = [...text.matchAll(/([\d:.]+) --> ([\d:.]+)\s+\S*#xywh=(\d+),(\d+),(\d+),(\d+)/g)]
+      .map((m) => ({ start: m[1], x: +m[3], y: +m[4], w: +m[5], h: +m[6] }));
+    if (!cues.length) return;
+    const preview = el("div", { class: "preview", role: "img" });
+    const slider = el("input", { type: "range", min: "0", max: String(cues.length - 1), value: "0",
+      "aria-label": "Scrub the thumbnails" });
+    const show = () => {
+      const cue = cues[Number(slider.value)];
+      Object.assign(preview.style, { width: `${cue.w}px`, height: `${cue.h}px`,
+        backgroundImage: `url("${file.links.sprite}")`, backgroundPosition: `-${cue.x}px -${cue.y}px` });
+      preview.setAttribute("aria-label", `Thumbnail at ${cue.start}`);
+      preview.dataset.xywh = `${cue.x},${cue.y},${cue.w},${cue.h}`;
+    };
+    slider.addEventListener("input", show);
+    show();
+    box.append(preview, slider);
+  });
+  return box;
 }
 
 // A click on a transcript's line plays the input from there.
@@ -198,6 +252,7 @@ function render(file) {
   if (type.startsWith("audio/")) return el("audio", { src: url, controls: "", onerror: refresh });
   if (type.startsWith("image/")) return el("img", { src: url, alt: file.filename, onerror: refresh });
   const box = el("div", {}, el("a", { href: url }, file.filename));
+  if (file.links?.sprite && file.links?.vtt) box.append(scrubber(file));
   if (type.includes("json") || type.startsWith("text/")) {
     fetch(url).then((r) => r.text()).then((text) => box.append(readable(text, type)));
   }
