@@ -29,7 +29,6 @@ from tests.support.media import make_video
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 HLS_JS = "hls.js@1.6.15"
 CLIP_SECONDS = 4.0
 PAGE = "<!doctype html><html><body><script src='/hls.min.js'></script></body></html>"
@@ -80,20 +79,6 @@ def outputs(strobe: Server, media_dir: Path, http_base: str) -> dict[str, dict[s
             assert done["status"] == "ready", done["error"]
             made[fmt] = done["output"]
     return made
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert CHROMIUM.exists(), "Debian's chromium is needed (apt-get install chromium)"
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--autoplay-policy=no-user-gesture-required", "--no-sandbox"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
