@@ -5,6 +5,7 @@ play the HLS output, cancel, and the refusals. Each test saves screenshots under
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,6 +172,44 @@ def test_a_face_is_boxed_over_the_picture(page: Any, tmp_path: Path) -> None:
     )
     assert 0 < face["width"] < picture["width"] / 2
     snap(page, "face-boxed")
+
+
+def test_run_a_workflow_and_watch_its_steps(page: Any, server: Server, tmp_path: Path) -> None:
+    clip = make_video(tmp_path / "flow.mp4", width=320, height=180, seconds=2.0)
+    log_in(page)
+    page.wait_for_selector("#app:not([hidden])")
+    file_id = upload_through_page(page, clip)
+    assert page.input_value("#run-input") == file_id
+
+    refused = [{"kind": "image", "next": [{"kind": "speech"}]}]
+    page.fill("#run-workflow", json.dumps(refused))
+    page.click("#run button[type=submit]")
+    page.wait_for_selector("#run-error:has-text('workflow[0].next[0].kind')")
+
+    inline = [{"kind": "image", "width": 64}, {"kind": "video", "width": 96, "next": [
+        {"kind": "image", "start": 0.5}]}]  # fmt: skip
+    page.fill("#run-workflow", json.dumps(inline))
+    page.click("#run button[type=submit]")
+    page.wait_for_selector("#run-view .run-status[data-status='ready']", timeout=DONE_MS)
+    assert page.locator("#run-view li[data-status='ready']").count() == 3
+    snap(page, "workflow-run")
+
+    with server.client() as client:  # an automation, made after the upload: it runs on demand
+        body = {"name": "console", "workflow": [{"kind": "image", "width": 48}]}
+        made = client.post("/automations", json=body, headers={"Accept-Version": "2024-08-21"})
+        automation = made.json()["data"]["id"]
+    try:
+        page.click("nav >> text=Tasks")
+        page.click("nav >> text=Upload and create")  # the list of automations is read again
+        page.fill("#run-input", file_id)
+        page.wait_for_selector(f"#run-automation option[value='{automation}']", state="attached")
+        page.select_option("#run-automation", automation)
+        page.click("#run button[type=submit]")
+        page.wait_for_selector("#run-view .run-status[data-status='ready']", timeout=DONE_MS)
+        assert page.locator("#run-view li[data-status='ready']").count() == 1
+    finally:
+        with server.client() as client:
+            client.delete(f"/automations/{automation}")
 
 
 def test_cancel_a_running_task(page: Any, http_base: str, media_dir: Path) -> None:

@@ -83,6 +83,7 @@ function show(view) {
     else button.removeAttribute("aria-current");
   }
   for (const name of ["tasks", "new", "cluster"]) $(`#view-${name}`).hidden = name !== view;
+  if (view === "new") loadAutomations().catch(() => {});
   clearTimeout(state.timer);
   poll(++state.round);
 }
@@ -305,6 +306,7 @@ function upload(file) {
     $("#upload-progress").value = 100;
     $("#upload-result").textContent = `Uploaded ${body.data.filename} as ${body.data.id} (${body.data.kind || "not media"}).`;
     $("#create-input").value = body.data.id;
+    $("#run-input").value = body.data.id;
   };
   request.onerror = () => { $("#upload-error").textContent = "The upload failed: the API is unreachable."; };
   request.send(file);
@@ -358,6 +360,57 @@ async function createTask(event) {
   } catch (error) {
     $("#create-error").textContent = `${error.code}: ${error.message}`;
   }
+}
+
+// -- workflows ------------------------------------------------------------------------------
+
+async function loadAutomations() {
+  const { data } = await api("/automations?limit=100");
+  $("#run-automation").replaceChildren(el("option", { value: "" }, "the workflow below"),
+    ...data.map((a) => el("option", { value: a.id }, `${a.name || a.id} (${a.status})`)));
+}
+
+async function runWorkflow(event) {
+  event.preventDefault();
+  $("#run-error").textContent = "";
+  $("#run-view").replaceChildren();
+  state.watching = null;
+  const fileId = $("#run-input").value.trim();
+  const automation = $("#run-automation").value;
+  const init = { method: "POST", headers: { "Content-Type": "application/json" } };
+  try {
+    let answer;
+    if (automation) {
+      answer = await api(`/automations/${encodeURIComponent(automation)}/run`,
+        { ...init, body: JSON.stringify({ file_id: fileId }) });
+    } else {
+      let workflow;
+      try { workflow = JSON.parse($("#run-workflow").value); } catch (error) {
+        throw new ApiError(0, "invalid_request", `workflow: not JSON (${error.message})`);
+      }
+      answer = await api("/runs", { ...init, body: JSON.stringify({ workflow, file_id: fileId }) });
+    }
+    state.watching = answer.data.id;
+    watchRun(answer.data.id);
+  } catch (error) {
+    $("#run-error").textContent = `${error.code}: ${error.message}`;
+  }
+}
+
+// The run's steps as a tree, polled until the run ends.
+async function watchRun(id) {
+  if (state.watching !== id) return; // another run took the panel
+  const { data: run } = await api(`/runs/${encodeURIComponent(id)}`);
+  if (state.watching !== id) return;
+  const steps = (list) => el("ul", {}, ...list.map((step) => el("li", { "data-status": step.status },
+    `${step.step}: ${step.kind} — ${step.status}`,
+    step.task_id ? el("button", { type: "button", onclick: () => { show("tasks"); openDetail(step.task_id); } },
+      step.task_id) : null,
+    step.error ? ` (${step.error.code}: ${step.error.message})` : null,
+    step.next?.length ? steps(step.next) : null)));
+  $("#run-view").replaceChildren(el("p", { "data-status": run.status, class: "run-status" },
+    `Run ${run.id}: ${run.status}`), steps(run.steps));
+  if (run.status === "processing") setTimeout(() => watchRun(id), POLL_MS);
 }
 
 // -- the cluster ----------------------------------------------------------------------------
@@ -425,6 +478,7 @@ for (const name of ["kind", "status", "sort", "order"]) {
 $("#detail-close").addEventListener("click", () => { state.detail = null; $("#detail").hidden = true; });
 $("#create-kind").addEventListener("change", buildOptions);
 $("#create").addEventListener("submit", createTask);
+$("#run").addEventListener("submit", runWorkflow);
 const drop = $("#drop");
 drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
