@@ -31,7 +31,7 @@ import httpx
 from pipeline import standard_webhooks
 from pipeline.api.envelope import API_VERSION
 from pipeline.api.presenters import Presenter
-from pipeline.api.workflow_views import run_body
+from pipeline.api.workflow_views import run_state
 from pipeline.contract.errors import INPUT_FORBIDDEN, TaskError
 from pipeline.guarded_http import guarded_client
 from pipeline.store import (
@@ -195,7 +195,7 @@ class WebhookSender:
         if run is None:
             self.store.webhook_failed(event.id, "the run no longer exists", None)
             return
-        shown = run_body(run, self.store.run_tasks(run.id), self.store.run_http_steps(run.id))
+        shown = run_state(self.store, run)
         label = path_label(path_of(step))
         payload = {"type": event.event, "step": label, "timestamp": event.created, "data": shown}
         body = json.dumps(payload).encode()
@@ -204,9 +204,7 @@ class WebhookSender:
     def object_of(self, event: WebhookEvent) -> dict[str, Any] | None:
         if event.event.startswith("run."):
             run = self.store.get_run(event.project_id, event.task_id)
-            if run is None:
-                return None
-            return run_body(run, self.store.run_tasks(run.id), self.store.run_http_steps(run.id))
+            return run_state(self.store, run) if run else None
         task = self.store.get_task(event.project_id, event.task_id)
         return self.presenter.task(task) if task else None
 

@@ -44,6 +44,12 @@ def base_url(request: Request) -> str:
     return state(request).settings.public_url or str(request.base_url).rstrip("/")
 
 
+def item_links(request: Request, collection: str, ident: str) -> dict[str, str]:
+    """An object's `self` and its collection's `parent` link: `item_links(r, "tasks", id)`."""
+    root = f"{base_url(request)}/{collection}"
+    return {"self": f"{root}/{ident}", "parent": root}
+
+
 def view(request: Request) -> View:
     """The presenter of the version this request is answered in (a route dependency)."""
     settings = state(request).settings

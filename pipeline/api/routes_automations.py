@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.api.context import ViewOf, base_url, project_of, state
+from pipeline.api.context import ViewOf, item_links, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
-from pipeline.api.workflow_views import automation_body, run_body
+from pipeline.api.workflow_views import automation_body, run_state
 from pipeline.api.workflows import resolve
 from pipeline.contract.errors import INVALID_REQUEST
 from pipeline.ids import new_id, now_iso
@@ -95,7 +95,7 @@ def create_automation(body: AutomationCreate, request: Request, show: ViewOf) ->
         updated=stamp,
     )
     store.create_automation(automation)
-    links = _links(request, automation.id)
+    links = item_links(request, "automations", automation.id)
     return show.one(request, automation_body(automation), status=201, links=links)
 
 
@@ -114,7 +114,11 @@ def list_automations(
 @router.get("/automations/{automation_id}")
 def get_automation(automation_id: str, request: Request, show: ViewOf) -> JSONResponse:
     automation = _automation(request, automation_id)
-    return show.one(request, automation_body(automation), links=_links(request, automation_id))
+    return show.one(
+        request,
+        automation_body(automation),
+        links=item_links(request, "automations", automation_id),
+    )
 
 
 @router.patch("/automations/{automation_id}")
@@ -132,7 +136,9 @@ def update_automation(
     updated = store.update_automation(project_of(request), automation_id, changes)
     if updated is None:
         raise not_found("automation", automation_id)
-    return show.one(request, automation_body(updated), links=_links(request, automation_id))
+    return show.one(
+        request, automation_body(updated), links=item_links(request, "automations", automation_id)
+    )
 
 
 @router.delete("/automations/{automation_id}")
@@ -155,8 +161,8 @@ def run_automation(
     input_file = _input_file(store, automation.project_id, body)
     run = RunRecord.begin(automation.project_id, automation.id, automation.plan, input_file)
     run = store.start_run(run, input_file)
-    shown = _shown_run(store, run)
-    return show.one(request, shown, status=201, links=_run_links(request, run.id))
+    shown = run_state(store, run)
+    return show.one(request, shown, status=201, links=item_links(request, "runs", run.id))
 
 
 @router.post("/runs", status_code=201)
@@ -167,8 +173,8 @@ def start_inline_run(body: InlineRun, request: Request, show: ViewOf) -> JSONRes
     store = state(request).store
     input_file = _input_file(store, project, body)
     run = store.start_run(RunRecord.begin(project, None, plan, input_file), input_file)
-    shown = _shown_run(store, run)
-    return show.one(request, shown, status=201, links=_run_links(request, run.id))
+    shown = run_state(store, run)
+    return show.one(request, shown, status=201, links=item_links(request, "runs", run.id))
 
 
 @router.get("/runs")
@@ -181,7 +187,7 @@ def list_runs(
 ) -> JSONResponse:
     store = state(request).store
     result = store.list_runs(project_of(request), page, limit, automation_id)
-    items = [_shown_run(store, r) for r in result.items]
+    items = [run_state(store, r) for r in result.items]
     return show.many(request, items, total=result.total, page=page, limit=limit)
 
 
@@ -193,13 +199,9 @@ def get_run(run_id: str, request: Request, show: ViewOf) -> JSONResponse:
         raise not_found("run", run_id)
     return show.one(
         request,
-        _shown_run(store, run),
-        links=_run_links(request, run_id),
+        run_state(store, run),
+        links=item_links(request, "runs", run_id),
     )
-
-
-def _shown_run(store: Store, run: RunRecord) -> dict[str, Any]:
-    return run_body(run, store.run_tasks(run.id), store.run_http_steps(run.id))
 
 
 def _plan(request: Request, workflow: list[dict[str, Any]]) -> list[Any]:
@@ -229,13 +231,3 @@ def _input_file(store: Store, project: str, body: RunCreate) -> FileRecord:
     if original is None:
         raise invalid("media_id", f"media {media_id!r} has no uploaded file to run on")
     return original
-
-
-def _links(request: Request, automation_id: str) -> dict[str, str]:
-    root = f"{base_url(request)}/automations"
-    return {"self": f"{root}/{automation_id}", "parent": root}
-
-
-def _run_links(request: Request, run_id: str) -> dict[str, str]:
-    root = f"{base_url(request)}/runs"
-    return {"self": f"{root}/{run_id}", "parent": root}

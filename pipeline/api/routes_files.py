@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from pipeline.api.context import ViewOf, base_url, project_of, state
+from pipeline.api.context import ViewOf, item_links, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.ingests import ingest_slots, too_many_ingests
 from pipeline.api.multipart import receive_file
@@ -46,7 +46,7 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
                 return too_many_ingests(request, slots.limit)
             record = await _ingest(request, project)
         return show.one(
-            request, show.file(record), status=201, links=file_links(request, record.id)
+            request, show.file(record), status=201, links=item_links(request, "files", record.id)
         )
     labels = _query_labels(request, project)
     limit = app.settings.max_upload_bytes
@@ -61,7 +61,9 @@ async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
             await write_limited(request.stream(), path, limit)
         check_filename(filename)
         record = await keep_received(request, path, filename, content_type, project, labels)
-    return show.one(request, show.file(record), status=201, links=file_links(request, record.id))
+    return show.one(
+        request, show.file(record), status=201, links=item_links(request, "files", record.id)
+    )
 
 
 @contextmanager
@@ -122,7 +124,7 @@ def get_file(file_id: str, request: Request, show: ViewOf) -> JSONResponse:
     record = state(request).store.get_file(project, file_id)
     if record is None:
         raise not_found("file", file_id)
-    return show.one(request, show.file(record), links=file_links(request, file_id))
+    return show.one(request, show.file(record), links=item_links(request, "files", file_id))
 
 
 @router.patch("/files/{file_id}")
@@ -136,7 +138,7 @@ def update_file(file_id: str, body: FileUpdate, request: Request, show: ViewOf) 
     record = record or store.get_file(project, file_id)
     if record is None:
         raise not_found("file", file_id)
-    return show.one(request, show.file(record), links=file_links(request, file_id))
+    return show.one(request, show.file(record), links=item_links(request, "files", file_id))
 
 
 @router.delete("/files/{file_id}")
@@ -296,8 +298,3 @@ def _check_media(request: Request, project: str, media_id: str | None) -> None:
 
 def too_large(limit: int) -> ApiError:
     return ApiError(413, PAYLOAD_TOO_LARGE, f"uploads are limited to {limit} bytes")
-
-
-def file_links(request: Request, file_id: str) -> dict[str, str]:
-    root = f"{base_url(request)}/files"
-    return {"self": f"{root}/{file_id}", "parent": root}

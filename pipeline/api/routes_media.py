@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from pipeline.api.context import ViewOf, base_url, project_of, state
+from pipeline.api.context import ViewOf, item_links, project_of, state
 from pipeline.api.errors import not_found
 from pipeline.api.schemas_library import MediaFields
 from pipeline.api.versions import View
@@ -20,7 +20,9 @@ def create_media(body: MediaFields, request: Request, show: ViewOf) -> JSONRespo
     project = project_of(request)
     fields = body.model_dump(exclude_none=True)
     media = new_media(state(request).store, project, **fields)
-    return show.one(request, show.media(media, []), status=201, links=_links(request, media.id))
+    return show.one(
+        request, show.media(media, []), status=201, links=item_links(request, "media", media.id)
+    )
 
 
 @router.get("/media")
@@ -43,7 +45,9 @@ def get_media(media_id: str, request: Request, show: ViewOf) -> JSONResponse:
     media = store.get_media(project_of(request), media_id)
     if media is None:
         raise not_found("media", media_id)
-    return show.one(request, _shown(show, store, media), links=_links(request, media_id))
+    return show.one(
+        request, _shown(show, store, media), links=item_links(request, "media", media_id)
+    )
 
 
 @router.patch("/media/{media_id}")
@@ -55,7 +59,9 @@ def update_media(media_id: str, body: MediaFields, request: Request, show: ViewO
     media = media or store.get_media(project, media_id)
     if media is None:
         raise not_found("media", media_id)
-    return show.one(request, _shown(show, store, media), links=_links(request, media_id))
+    return show.one(
+        request, _shown(show, store, media), links=item_links(request, "media", media_id)
+    )
 
 
 @router.delete("/media/{media_id}")
@@ -68,8 +74,3 @@ def delete_media(media_id: str, request: Request, show: ViewOf) -> JSONResponse:
 
 def _shown(show: View, store: Store, media: MediaRecord) -> dict[str, object]:
     return show.media(media, media_files(store, media.project_id, media.id))
-
-
-def _links(request: Request, media_id: str) -> dict[str, str]:
-    root = f"{base_url(request)}/media"
-    return {"self": f"{root}/{media_id}", "parent": root}

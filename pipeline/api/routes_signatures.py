@@ -9,10 +9,9 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from pipeline.api.context import ViewOf, base_url, project_of, state
+from pipeline.api.context import ViewOf, base_url, item_links, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.routes_files import (
-    file_links,
     keep_received,
     stream_file,
     upload_scratch,
@@ -101,5 +100,5 @@ async def signed_put(
         await write_limited(request.stream(), received, app.settings.max_upload_bytes)
         labels = Labels(folder=folder or None)
         record = await keep_received(request, received, filename, content_type, project_id, labels)
-    links = file_links(request, record.id)
+    links = item_links(request, "files", record.id)
     return show.one(request, show.file(record), status=201, links=links)

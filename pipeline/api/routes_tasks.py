@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from pipeline.api import paging
-from pipeline.api.context import ViewOf, base_url, project_of, reads, state
+from pipeline.api.context import ViewOf, item_links, project_of, reads, state
 from pipeline.api.errors import ApiError, invalid, not_found
 from pipeline.api.schemas import KindName, TaskCreate, task_request
 from pipeline.contract.errors import INVALID_REQUEST
@@ -56,7 +56,7 @@ def create_task(body: TaskCreate, request: Request, show: ViewOf) -> JSONRespons
         media_id=media_id,
     )
     app.store.create_task(task, media)  # committed before the 201 goes out
-    links = _task_links(request, task.id)
+    links = item_links(request, "tasks", task.id)
     return show.one(request, show.task(task, input_file), status=201, links=links)
 
 
@@ -107,7 +107,7 @@ async def get_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse
     if task is None:
         raise not_found("task", task_id)
     body = show.task(task, input_file)
-    return show.one(request, body, links=_task_links(request, task.id))
+    return show.one(request, body, links=item_links(request, "tasks", task.id))
 
 
 @router.delete("/tasks/{task_id}")
@@ -121,13 +121,8 @@ def cancel_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse:
         raise ApiError(409, INVALID_REQUEST, f"task {task_id} is already ready")
     store = state(request).store
     body = show.task(task, _input_of(store, task))
-    return show.one(request, body, links=_task_links(request, task.id))
+    return show.one(request, body, links=item_links(request, "tasks", task.id))
 
 
 def _input_of(store: Store, task: TaskRecord) -> FileRecord | None:
     return store.get_file(task.project_id, task.input_file_id) if task.input_file_id else None
-
-
-def _task_links(request: Request, task_id: str) -> dict[str, str]:
-    root = f"{base_url(request)}/tasks"
-    return {"self": f"{root}/{task_id}", "parent": root}

@@ -9,16 +9,15 @@ again when each delivery connects (pipeline/webhooks.py).
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.api.context import ViewOf, base_url, project_of, state
+from pipeline.api.context import ViewOf, base_url, item_links, project_of, state
 from pipeline.api.errors import invalid, not_found
 from pipeline.api.presenters import timestamp
-from pipeline.api.schemas import check_public_url
+from pipeline.api.schemas import check_callback_url
 from pipeline.contract.events import TOPICS
 from pipeline.ids import new_id, now_iso
 from pipeline.standard_webhooks import new_secret
@@ -42,9 +41,7 @@ class EndpointCreate(BaseModel):
 def create_endpoint(body: EndpointCreate, request: Request, show: ViewOf) -> JSONResponse:
     project = project_of(request)
     app = state(request)
-    check_public_url("url", body.url, app.settings.allow_private_urls)
-    if urlsplit(body.url).username is not None or any(c.isspace() for c in body.url):
-        raise invalid("url", "must not hold credentials (user:password@) or spaces")
+    check_callback_url("url", body.url, app.settings.allow_private_urls)
     for index, topic in enumerate(body.topics):
         if topic not in TOPICS:
             raise invalid(
@@ -63,7 +60,9 @@ def create_endpoint(body: EndpointCreate, request: Request, show: ViewOf) -> JSO
     )
     app.store.create_endpoint(endpoint)
     shown = endpoint_body(endpoint) | {"secret": endpoint.secret}
-    return show.one(request, shown, status=201, links=_links(request, endpoint.id))
+    return show.one(
+        request, shown, status=201, links=item_links(request, "webhooks/endpoints", endpoint.id)
+    )
 
 
 @router.get("/webhooks/endpoints")
@@ -83,7 +82,11 @@ def get_endpoint(endpoint_id: str, request: Request, show: ViewOf) -> JSONRespon
     endpoint = state(request).store.get_endpoint(project_of(request), endpoint_id)
     if endpoint is None:
         raise not_found("webhook endpoint", endpoint_id)
-    return show.one(request, endpoint_body(endpoint), links=_links(request, endpoint_id))
+    return show.one(
+        request,
+        endpoint_body(endpoint),
+        links=item_links(request, "webhooks/endpoints", endpoint_id),
+    )
 
 
 @router.delete("/webhooks/endpoints/{endpoint_id}")
@@ -129,8 +132,3 @@ def event_body(request: Request, event: EventRecord) -> dict[str, Any]:
         "url": f"{base_url(request)}/{collection}/{event.object_id}",
         "created": timestamp(event.created),
     }
-
-
-def _links(request: Request, endpoint_id: str) -> dict[str, str]:
-    root = f"{base_url(request)}/webhooks/endpoints"
-    return {"self": f"{root}/{endpoint_id}", "parent": root}

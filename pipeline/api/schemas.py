@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -168,6 +169,14 @@ def check_public_url(field: str, url: str, allow_private: bool) -> None:
             "points at a private or loopback address; the server refuses "
             "those unless STROBE_ALLOW_PRIVATE_URLS=1",
         )
+
+
+def check_callback_url(field: str, url: str, allow_private: bool) -> None:
+    """A URL Strobe POSTs to (a webhook endpoint, an http step): public, and without
+    credentials or spaces, which would be stored and shown back."""
+    check_public_url(field, url, allow_private)
+    if urlsplit(url).username is not None or any(c.isspace() for c in url):
+        raise invalid(field, "must not hold credentials (user:password@) or spaces")
 
 
 def check_filename(filename: str, field: str = "filename") -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pipeline.api.presenters import timestamp
 from pipeline.contract.errors import UPSTREAM_FAILED
-from pipeline.store import AutomationRecord, HttpStep, RunRecord, TaskRecord
+from pipeline.store import AutomationRecord, HttpStep, RunRecord, RunsPort, TaskRecord
 from pipeline.workflow import CONDITIONS, HTTP, Path, Step, path_key, path_label
 
 
@@ -27,6 +27,11 @@ def automation_body(automation: AutomationRecord) -> dict[str, Any]:
         "created": timestamp(automation.created),
         "updated": timestamp(automation.updated),
     }
+
+
+def run_state(runs: RunsPort, run: RunRecord) -> dict[str, Any]:
+    """The run as shown: read with its tasks and http steps."""
+    return run_body(run, runs.run_tasks(run.id), runs.run_http_steps(run.id))
 
 
 def run_body(

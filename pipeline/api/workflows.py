@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from operators.catalog import KINDS, Needs
 from pipeline.api.errors import ApiError, invalid
-from pipeline.api.schemas import TaskCreate, check_public_url, task_request
+from pipeline.api.schemas import TaskCreate, check_callback_url, task_request
 from pipeline.api.validation import request_error
 from pipeline.workflow import (
     CONDITIONS,
@@ -145,9 +144,7 @@ class _Resolver:
         url = raw.get("url")
         if not isinstance(url, str) or not url or len(url) > 2048:
             raise invalid(f"{label}.url", "required: the http(s) URL the run's state is POSTed to")
-        check_public_url(f"{label}.url", url, self.allow_private)
-        if urlsplit(url).username is not None or any(c.isspace() for c in url):
-            raise invalid(f"{label}.url", "must not hold credentials (user:password@) or spaces")
+        check_callback_url(f"{label}.url", url, self.allow_private)
         if nested:
             raise invalid(f"{label}.next", "an http step makes no file for a next step to read")
         return {"kind": HTTP, "options": {"url": url}, "next": []}

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from pipeline.ids import now_iso
 from pipeline.store.port import (
     AutomationRecord,
     EndpointRecord,
@@ -81,6 +82,17 @@ def values(record: object, columns: Sequence[str]) -> tuple[Any, ...]:
         json.dumps(getattr(record, name)) if name in JSON_COLUMNS else getattr(record, name)
         for name in columns
     )
+
+
+def assignments(changes: dict[str, Any], allowed: tuple[str, ...]) -> tuple[str, list[Any]]:
+    """`col = ?, …, updated = ?` and its values for an UPDATE; JSON columns as text."""
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+    names = [name for name in allowed if name in changes]
+    values = [json.dumps(changes[n]) if n in JSON_COLUMNS else changes[n] for n in names]
+    sets = ", ".join([*(f"{name} = ?" for name in names), "updated = ?"])
+    return sets, [*values, now_iso()]
 
 
 def _fields(columns: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:

@@ -367,9 +367,7 @@ class SqlQueue:
                     "WHERE id = ?",
                     (task_id, output.id),
                 )
-                enqueue_webhook(self.database, db, task_id, row, "task.ready", stamp)
-                if row[4]:  # the project has webhook endpoints
-                    record_event(self.database, db, row[0], TASK_SUCCEEDED, task_id, stamp)
+                tell_of_end(self.database, db, task_id, row, TASK_SUCCEEDED, stamp)
             if row[2] is not None:  # a workflow's step: its next steps go in this commit
                 advance_run(self.database, db, row[2], task_id, row[3], output, stamp)
         return True
@@ -458,8 +456,7 @@ class SqlOutbox:
                 "UPDATE webhooks SET sent=?, last_error=NULL WHERE id=? RETURNING task_id, step",
                 (stamp, event_id),
             ).fetchone()
-            if row is not None and row[1] is not None:  # a workflow's http step has ended
-                settle_run(self.database, db, row[0], stamp)
+            _step_posted(self.database, db, row, stamp)
 
     def webhook_failed(self, event_id: str, error: str, retry_in: float | None) -> None:
         stamp = now_iso()
@@ -471,14 +468,19 @@ class SqlOutbox:
                     "RETURNING task_id, step",
                     (stamp, error, event_id),
                 ).fetchone()
-                if row is not None and row[1] is not None:
-                    settle_run(self.database, db, row[0], stamp)
+                _step_posted(self.database, db, row, stamp)
             else:
                 self.database.run(
                     db,
                     "UPDATE webhooks SET due=?, last_error=? WHERE id=?",
                     (time.time() + retry_in, error, event_id),
                 )
+
+
+def _step_posted(database: Database, db: Connection, row: Any, stamp: str) -> None:
+    """After a delivery ended (its `task_id, step`): a workflow's http step settles its run."""
+    if row is not None and row[1] is not None:
+        settle_run(database, db, row[0], stamp)
 
 
 def finish_with_error(
@@ -490,13 +492,21 @@ def finish_with_error(
         f"lease_expires=NULL, updated=? WHERE id=? RETURNING {_ENDED}",
         (code, message, stamp, task_id),
     ).fetchone()
-    enqueue_webhook(database, db, task_id, row, "task.error", stamp)
     if row is None:
         return
-    if row[4]:
-        record_event(database, db, row[0], TASK_FAILED, task_id, stamp)
+    tell_of_end(database, db, task_id, row, TASK_FAILED, stamp)
     if row[2] is not None:
         advance_run(database, db, row[2], task_id, row[3], None, stamp)
+
+
+def tell_of_end(
+    database: Database, db: Connection, task_id: str, row: Sequence[Any], event: str, stamp: str
+) -> None:
+    """A task's end (its `_ENDED` row) told to its own webhook and the project's endpoints."""
+    hook = "task.ready" if event == TASK_SUCCEEDED else "task.error"
+    enqueue_webhook(database, db, task_id, row, hook, stamp)
+    if row[4]:  # the project has webhook endpoints
+        record_event(database, db, row[0], event, task_id, stamp)
 
 
 def enqueue_webhook(

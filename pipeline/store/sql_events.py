@@ -24,6 +24,7 @@ from pipeline.store.rows import (
     listed,
     values,
 )
+from pipeline.store.sql_paging import newest_first
 
 EVENTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_endpoints (
@@ -74,17 +75,13 @@ class SqlEndpoints:
         return endpoint_of(row) if row else None
 
     def list_endpoints(self, project_id: str, page: int, limit: int) -> Page[EndpointRecord]:
+        columns = listed(ENDPOINT_COLUMNS)
         with self.database.connect() as db:
-            total = self.database.run(
-                db, "SELECT COUNT(*) FROM webhook_endpoints WHERE project_id=?", (project_id,)
-            ).fetchone()[0]
-            rows = self.database.run(
-                db,
-                f"{_ENDPOINT_SELECT} WHERE project_id=? ORDER BY created DESC, id DESC "
-                "LIMIT ? OFFSET ?",
-                (project_id, limit, (page - 1) * limit),
-            ).fetchall()
-        return Page([endpoint_of(r) for r in rows], int(total))
+            rows, total = newest_first(
+                self.database, db, "webhook_endpoints", columns, "project_id=?", [project_id],
+                page, limit,
+            )  # fmt: skip
+        return Page([endpoint_of(r) for r in rows], total)
 
     def delete_endpoint(self, project_id: str, endpoint_id: str) -> bool:
         """Deliveries still due to it are given up by the sender."""
@@ -107,20 +104,13 @@ class SqlEndpoints:
             if type_ is None or type_ in (ready, failed):
                 parts.append(_EVENTS.format(table=table))
                 params += [ready, failed, project_id]
-        union = " UNION ALL ".join(parts)
-        kept = "" if type_ is None else "WHERE type = ?"
-        params_kept = params + ([type_] if type_ is not None else [])
+        union = f"({' UNION ALL '.join(parts)}) e"
+        clause, kept = ("1=1", params) if type_ is None else ("type = ?", [*params, type_])
         with self.database.connect() as db:
-            total = self.database.run(
-                db, f"SELECT COUNT(*) FROM ({union}) e {kept}", params_kept
-            ).fetchone()[0]
-            rows = self.database.run(
-                db,
-                f"SELECT {listed(EVENT_COLUMNS)} FROM ({union}) e {kept} "
-                "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-                (*params_kept, limit, (page - 1) * limit),
-            ).fetchall()
-        return Page([event_of(r) for r in rows], int(total))
+            rows, total = newest_first(
+                self.database, db, union, listed(EVENT_COLUMNS), clause, kept, page, limit
+            )
+        return Page([event_of(r) for r in rows], total)
 
 
 def record_event(

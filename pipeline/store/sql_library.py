@@ -6,22 +6,22 @@ Role objects over one `Database` (database.py), like those in sql.py; the tables
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
-from pipeline.ids import now_iso
 from pipeline.store.database import Connection, Database
 from pipeline.store.port import FileRecord, Idempotent, MediaRecord, Page
 from pipeline.store.rows import (
     FILE_COLUMNS,
     MEDIA_COLUMNS,
+    assignments,
     file_of,
     insert,
     listed,
     media_of,
     values,
 )
+from pipeline.store.sql_paging import newest_first
 
 _FILE_CHANGES = ("ref", "folder", "filename", "metadata", "media_id")
 _MEDIA_CHANGES = ("kind", "title", "alt", "metadata")
@@ -67,14 +67,9 @@ class SqlLibrary:
         if media_id is not None:
             where, params = f"{where} AND f.media_id = ?", [project_id, media_id]
         with self.database.connect() as db:
-            total = self.database.run(db, f"SELECT COUNT(*) FROM files f WHERE {where}", params)
-            count = int(total.fetchone()[0])
-            rows = self.database.run(
-                db,
-                f"SELECT {_FILE_COLUMNS} FROM files f WHERE {where} "
-                "ORDER BY f.created DESC, f.id DESC LIMIT ? OFFSET ?",
-                [*params, limit, (page - 1) * limit],
-            ).fetchall()
+            rows, count = newest_first(
+                self.database, db, "files f", _FILE_COLUMNS, where, params, page, limit
+            )
         return Page(items=[file_of(r) for r in rows], total=count)
 
     def find_file(self, project_id: str, folder: str | None, filename: str) -> FileRecord | None:
@@ -102,7 +97,7 @@ class SqlLibrary:
     def update_file(
         self, project_id: str, file_id: str, changes: dict[str, Any]
     ) -> FileRecord | None:
-        sets, params = _assignments(changes, _FILE_CHANGES)
+        sets, params = assignments(changes, _FILE_CHANGES)
         with self.database.transaction() as db:
             cur = self.database.run(
                 db,
@@ -139,22 +134,22 @@ class SqlLibrary:
 
     def list_media(self, project_id: str, page: int, limit: int) -> Page[MediaRecord]:
         with self.database.connect() as db:
-            total = self.database.run(
-                db, "SELECT COUNT(*) FROM media WHERE project_id = ?", [project_id]
-            )
-            count = int(total.fetchone()[0])
-            rows = self.database.run(
+            rows, count = newest_first(
+                self.database,
                 db,
-                f"SELECT {_MEDIA_COLUMNS} FROM media WHERE project_id = ? "
-                "ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-                (project_id, limit, (page - 1) * limit),
-            ).fetchall()
+                "media",
+                _MEDIA_COLUMNS,
+                "project_id = ?",
+                [project_id],
+                page,
+                limit,
+            )
         return Page(items=[media_of(r) for r in rows], total=count)
 
     def update_media(
         self, project_id: str, media_id: str, changes: dict[str, Any]
     ) -> MediaRecord | None:
-        sets, params = _assignments(changes, _MEDIA_CHANGES)
+        sets, params = assignments(changes, _MEDIA_CHANGES)
         with self.database.transaction() as db:
             cur = self.database.run(
                 db,
@@ -237,17 +232,6 @@ class SqlIdempotency:
                 "DELETE FROM idempotency WHERE project_id = ? AND key = ? AND status IS NULL",
                 (project_id, key),
             )
-
-
-def _assignments(changes: dict[str, Any], allowed: tuple[str, ...]) -> tuple[str, list[Any]]:
-    """`col = ?, …, updated = ?` and its values; JSON columns are serialised."""
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise ValueError(f"cannot change {sorted(unknown)}")
-    names = [name for name in allowed if name in changes]
-    values = [json.dumps(changes[n]) if n == "metadata" else changes[n] for n in names]
-    sets = ", ".join([*(f"{name} = ?" for name in names), "updated = ?"])
-    return sets, [*values, now_iso()]
 
 
 def upsert_file(database: Database, db: Connection, f: FileRecord) -> None:

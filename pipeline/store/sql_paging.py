@@ -1,4 +1,5 @@
-"""The SQL of task lists: filters, the sort order, and keyset positions.
+"""The SQL of lists: task lists' filters, sort order and keyset positions, and the newest-
+first page every other list reads (`newest_first`).
 
 A list is ordered by its sort column, then by id, both in the asked direction (`filesize`
 puts tasks with no output last either way). Keyset paging reads the rows strictly after (or
@@ -10,8 +11,10 @@ table and is sorted after the filters' index has narrowed the rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from pipeline.store.database import Connection, Database
 from pipeline.store.port import Position, TaskQuery
 
 SORT_COLUMNS = {"created": "t.created", "updated": "t.updated", "filesize": "f.filesize"}
@@ -71,3 +74,25 @@ def beyond(sort: str, order: str, at: Position, *, backwards: bool) -> tuple[str
     if backwards:  # rows with no output never precede one with an output
         return f"({column}, t.id) {op} (?, ?)", [at.value, at.id]
     return f"({column} IS NULL OR ({column}, t.id) {op} (?, ?))", [at.value, at.id]
+
+
+def newest_first(
+    database: Database,
+    db: Connection,
+    source: str,
+    columns: str,
+    clause: str,
+    params: Sequence[Any],
+    page: int,
+    limit: int,
+) -> tuple[list[Any], int]:
+    """Page `page` of the rows of `source` (a table, or a subquery with an alias) matching
+    `clause`, newest first (`created`, then `id`), and how many match in all."""
+    where = f"FROM {source} WHERE {clause}"
+    total = database.run(db, f"SELECT COUNT(*) {where}", params).fetchone()[0]
+    rows = database.run(
+        db,
+        f"SELECT {columns} {where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+        (*params, limit, (page - 1) * limit),
+    ).fetchall()
+    return rows, int(total)

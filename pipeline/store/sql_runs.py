@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pipeline.contract.events import RUN_FAILED, RUN_SUCCEEDED
-from pipeline.ids import new_id, now_iso
+from pipeline.ids import new_id
 from pipeline.store.database import Connection, Database
 from pipeline.store.port import (
     AutomationRecord,
@@ -33,6 +33,7 @@ from pipeline.store.rows import (
     NEW_TASK_COLUMNS,
     RUN_COLUMNS,
     TASK_COLUMNS,
+    assignments,
     automation_of,
     insert,
     listed,
@@ -41,6 +42,7 @@ from pipeline.store.rows import (
     values,
 )
 from pipeline.store.sql_events import record_event
+from pipeline.store.sql_paging import newest_first
 from pipeline.workflow import (
     CONDITIONS,
     HTTP,
@@ -101,7 +103,7 @@ _FAILED = (
     " + (SELECT COUNT(*) FROM webhooks WHERE task_id=? AND step IS NOT NULL "
     "AND gave_up IS NOT NULL)"
 )
-_CHANGEABLE = frozenset({"name", "description", "trigger", "workflow", "plan", "status"})
+_CHANGEABLE = ("name", "description", "trigger", "workflow", "plan", "status")
 
 
 class SqlAutomations:
@@ -128,32 +130,22 @@ class SqlAutomations:
         return automation_of(row) if row else None
 
     def list_automations(self, project_id: str, page: int, limit: int) -> Page[AutomationRecord]:
+        columns = listed(AUTOMATION_COLUMNS)
         with self.database.connect() as db:
-            total = self.database.run(
-                db, "SELECT COUNT(*) FROM automations WHERE project_id=?", (project_id,)
-            ).fetchone()[0]
-            rows = self.database.run(
-                db,
-                f"{_AUTOMATION_SELECT} WHERE project_id=? ORDER BY created DESC, id DESC "
-                "LIMIT ? OFFSET ?",
-                (project_id, limit, (page - 1) * limit),
-            ).fetchall()
-        return Page([automation_of(r) for r in rows], int(total))
+            rows, total = newest_first(
+                self.database, db, "automations", columns, "project_id=?", [project_id], page, limit
+            )
+        return Page([automation_of(r) for r in rows], total)
 
     def update_automation(
         self, project_id: str, automation_id: str, changes: dict[str, Any]
     ) -> AutomationRecord | None:
-        names = sorted(set(changes) & _CHANGEABLE)
-        sets = "".join(f"{name}=?, " for name in names)
-        params = [
-            json.dumps(changes[n]) if n in ("trigger", "workflow", "plan") else changes[n]
-            for n in names
-        ]
+        sets, params = assignments(changes, _CHANGEABLE)
         with self.database.transaction() as db:
             self.database.run(
                 db,
-                f"UPDATE automations SET {sets}updated=? WHERE id=? AND project_id=?",
-                (*params, now_iso(), automation_id, project_id),
+                f"UPDATE automations SET {sets} WHERE id=? AND project_id=?",
+                (*params, automation_id, project_id),
             )
         return self.get_automation(project_id, automation_id)
 
@@ -231,15 +223,10 @@ class SqlRuns:
         if automation_id is not None:
             clause, params = clause + " AND automation_id=?", [*params, automation_id]
         with self.database.connect() as db:
-            total = self.database.run(
-                db, f"SELECT COUNT(*) FROM runs WHERE {clause}", params
-            ).fetchone()[0]
-            rows = self.database.run(
-                db,
-                f"{_RUN_SELECT} WHERE {clause} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
-                (*params, limit, (page - 1) * limit),
-            ).fetchall()
-        return Page([run_of(r) for r in rows], int(total))
+            rows, total = newest_first(
+                self.database, db, "runs", listed(RUN_COLUMNS), clause, params, page, limit
+            )
+        return Page([run_of(r) for r in rows], total)
 
 
 @dataclass
