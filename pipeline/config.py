@@ -95,6 +95,7 @@ class Settings:
             placement_timeout_s=_float(env, "STROBE_PLACEMENT_TIMEOUT_S", 60.0),
             setup_timeout_s=_float(env, "STROBE_SETUP_TIMEOUT_S", 600.0),
             actor_idle_s=_float(env, "STROBE_ACTOR_IDLE_S", 300.0),
+            url_ttl_s=_url_ttl(env),
         )
 
     def with_generated_secrets(self) -> Settings:
@@ -202,6 +203,13 @@ def _read_or_create(path: Path, prefix: str) -> str:
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _url_ttl(env: Mapping[str, str]) -> int:
+    seconds = _int(env, "STROBE_URL_TTL_S", 24 * 3600)
+    if not 1 <= seconds <= 7 * 24 * 3600:  # S3 presigned links cannot live longer
+        raise ConfigError("STROBE_URL_TTL_S must be 1 to 604800 seconds (7 days)")
+    return seconds
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -28,7 +28,7 @@ _OUTPUT_HEADERS = b"Range, If-Range, If-None-Match, If-Modified-Since, Content-T
 _OUTPUT_EXPOSED = b"Content-Range, Content-Length, Accept-Ranges, ETag, Last-Modified"
 
 _API_METHODS = b"GET, HEAD, POST, PATCH, DELETE, OPTIONS"
-_API_HEADERS = b"Authorization, Content-Type, Idempotency-Key, Accept-Version"
+_API_HEADERS = b"Authorization, Content-Type, Idempotency-Key, Accept-Version, If-None-Match"
 _API_EXPOSED = (
     b"Link, X-Total-Count, X-Request-Id, Strobe-Version, Retry-After, Location, " + _OUTPUT_EXPOSED
 )

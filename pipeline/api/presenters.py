@@ -5,12 +5,13 @@ picks one per request from `Accept-Version`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from pipeline.api import conditional
 from pipeline.api.envelope import API_VERSION, envelope_body, list_meta, page_count, page_links
 from pipeline.api.errors import ApiError
 from pipeline.api.paging import Cursors, cursor_links
@@ -39,6 +40,8 @@ class Presenter:
     secret: str
     storage: Storage
     url_ttl_s: int
+    # The links signed for this answer, each with what it points to (conditional.weak_etag).
+    signed: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     version = API_VERSION
 
     def task(self, task: TaskRecord, input_file: FileRecord | None = None) -> dict[str, Any]:
@@ -118,10 +121,9 @@ class Presenter:
         *,
         status: int = 200,
         links: dict[str, Any] | None = None,
-    ) -> JSONResponse:
-        return self._envelope(
-            request, data, status, "object", links or {"self": self._here(request)}
-        )
+    ) -> Response:
+        links = links or {"self": self._here(request)}
+        return self._tagged(request, self._envelope(request, data, status, "object", links), data)
 
     def many(
         self,
@@ -132,7 +134,7 @@ class Presenter:
         page: int,
         limit: int,
         cursors: Cursors | None = None,
-    ) -> JSONResponse:
+    ) -> Response:
         params = {k: v for k, v in request.query_params.items() if k != "page"}
         url = f"{self.base_url}{request.url.path}"
         links = page_links(url, params, page, page_count(total, limit))
@@ -142,9 +144,10 @@ class Presenter:
         if cursors is not None and cursors.keyset:  # no page number: next/prev by cursor
             meta["page"] = None
             links = {"self": self._here(request), **cursor_links(url, params, cursors)}
-        return self._envelope(request, items, 200, "list", links, extra_meta=meta)
+        answer = self._envelope(request, items, 200, "list", links, extra_meta=meta)
+        return self._tagged(request, answer, [items, links, meta])
 
-    def deleted(self, request: Request, object_: str, ident: str) -> JSONResponse:
+    def deleted(self, request: Request, object_: str, ident: str) -> Response:
         message = f"{object_} {ident} deleted"
         return self.one(
             request, {"id": ident, "object": object_, "deleted": True, "message": message}
@@ -183,6 +186,13 @@ class Presenter:
         )
         return JSONResponse(body, status_code=status)
 
+    def _tagged(self, request: Request, response: JSONResponse, said: Any) -> Response:
+        """A read answered with a weak ETag over `said`, or 304 (pipeline/api/conditional.py)."""
+        if request.method != "GET" or response.status_code != 200:
+            return response
+        etag = conditional.weak_etag(said, self.signed, self.url_ttl_s)
+        return conditional.answer(request, response, etag)
+
     # links -------------------------------------------------------------------------
 
     def _here(self, request: Request) -> str:
@@ -200,10 +210,14 @@ class Presenter:
             content_type=file.mimetype,
             content_disposition=content_disposition(file.filename, file.mimetype),
         )
-        return presigned or content_url(self.base_url, self.secret, file.id, self.url_ttl_s)
+        url = presigned or content_url(self.base_url, self.secret, file.id, self.url_ttl_s)
+        self.signed[url] = f"<{file.id}>"
+        return url
 
     def _asset_url(self, file: FileRecord, name: str) -> str:
-        return folder_url(self.base_url, self.secret, file.id, name, self.url_ttl_s)
+        url = folder_url(self.base_url, self.secret, file.id, name, self.url_ttl_s)
+        self.signed[url] = f"<{file.id}/{name}>"
+        return url
 
 
 def _dimensions(files: list[FileRecord]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from pipeline.api.envelope import page_count
 from pipeline.api.errors import ApiError
@@ -86,8 +86,8 @@ class Presenter2025(Presenter):
         *,
         status: int = 200,
         links: dict[str, Any] | None = None,
-    ) -> JSONResponse:
-        return JSONResponse(data, status_code=status)
+    ) -> Response:
+        return self._tagged(request, JSONResponse(data, status_code=status), data)
 
     def many(
         self,
@@ -98,7 +98,7 @@ class Presenter2025(Presenter):
         page: int,
         limit: int,
         cursors: Cursors | None = None,
-    ) -> JSONResponse:
+    ) -> Response:
         params = {k: v for k, v in request.query_params.items() if k not in ("page", "limit")}
         url = f"{self.base_url}{request.url.path}"
         pages = page_count(total, limit)
@@ -118,9 +118,9 @@ class Presenter2025(Presenter):
                 rels["next"] = at(page + 1)
         link = ", ".join(f'<{target}>; rel="{rel}"' for rel, target in rels.items())
         headers = {"Link": link, "X-Total-Count": str(total)}
-        return JSONResponse(items, headers=headers)
+        return self._tagged(request, JSONResponse(items, headers=headers), [items, headers])
 
-    def deleted(self, request: Request, object_: str, ident: str) -> JSONResponse:
+    def deleted(self, request: Request, object_: str, ident: str) -> Response:
         message = f"{object_} {ident} deleted"
         return JSONResponse({"id": ident, "object": object_, "deleted": True, "message": message})
 

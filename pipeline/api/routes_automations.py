@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.api.context import ViewOf, item_links, project_of, state
@@ -75,7 +75,7 @@ class InlineRun(RunCreate):
 
 
 @router.post("/automations", status_code=201)
-def create_automation(body: AutomationCreate, request: Request, show: ViewOf) -> JSONResponse:
+def create_automation(body: AutomationCreate, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     plan = _plan(request, body.workflow)
     store = state(request).store
@@ -105,14 +105,14 @@ def list_automations(
     show: ViewOf,
     page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(12, ge=1, le=100),
-) -> JSONResponse:
+) -> Response:
     result = state(request).store.list_automations(project_of(request), page, limit)
     items = [automation_body(a) for a in result.items]
     return show.many(request, items, total=result.total, page=page, limit=limit)
 
 
 @router.get("/automations/{automation_id}")
-def get_automation(automation_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def get_automation(automation_id: str, request: Request, show: ViewOf) -> Response:
     automation = _automation(request, automation_id)
     return show.one(
         request,
@@ -124,7 +124,7 @@ def get_automation(automation_id: str, request: Request, show: ViewOf) -> JSONRe
 @router.patch("/automations/{automation_id}")
 def update_automation(
     automation_id: str, body: AutomationUpdate, request: Request, show: ViewOf
-) -> JSONResponse:
+) -> Response:
     _automation(request, automation_id)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)  # a null name clears it
     for name in ("trigger", "workflow", "status"):
@@ -142,7 +142,7 @@ def update_automation(
 
 
 @router.delete("/automations/{automation_id}")
-def delete_automation(automation_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def delete_automation(automation_id: str, request: Request, show: ViewOf) -> Response:
     """Runs already started finish; no run starts after."""
     if not state(request).store.delete_automation(project_of(request), automation_id):
         raise not_found("automation", automation_id)
@@ -150,9 +150,7 @@ def delete_automation(automation_id: str, request: Request, show: ViewOf) -> JSO
 
 
 @router.post("/automations/{automation_id}/run", status_code=201)
-def run_automation(
-    automation_id: str, body: RunCreate, request: Request, show: ViewOf
-) -> JSONResponse:
+def run_automation(automation_id: str, body: RunCreate, request: Request, show: ViewOf) -> Response:
     """Run the automation now on a file (or a media's original), whatever its trigger."""
     automation = _automation(request, automation_id)
     if automation.status != "active":
@@ -166,7 +164,7 @@ def run_automation(
 
 
 @router.post("/runs", status_code=201)
-def start_inline_run(body: InlineRun, request: Request, show: ViewOf) -> JSONResponse:
+def start_inline_run(body: InlineRun, request: Request, show: ViewOf) -> Response:
     """Run a workflow given in the request on a file (or a media's original)."""
     project = project_of(request)
     plan = _plan(request, body.workflow)
@@ -184,7 +182,7 @@ def list_runs(
     page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(12, ge=1, le=100),
     automation_id: str | None = Query(None, max_length=64),
-) -> JSONResponse:
+) -> Response:
     store = state(request).store
     result = store.list_runs(project_of(request), page, limit, automation_id)
     items = [run_state(store, r) for r in result.items]
@@ -192,7 +190,7 @@ def list_runs(
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def get_run(run_id: str, request: Request, show: ViewOf) -> Response:
     store = state(request).store
     run: RunRecord | None = store.get_run(project_of(request), run_id)
     if run is None:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -33,7 +33,7 @@ _UPLOAD_FIELD = "file"
 
 
 @router.post("/files", status_code=201)
-async def upload_file(request: Request, show: ViewOf) -> JSONResponse:
+async def upload_file(request: Request, show: ViewOf) -> Response:
     """Upload a file as the raw body (name in `?filename=`) or as multipart field `file`;
     or, with a JSON body `{"url": …}`, ingest the file at that URL. `ref`, `folder`,
     `media_id` label an upload as query parameters."""
@@ -111,7 +111,7 @@ def list_files(
     page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(12, ge=1, le=100),
     media_id: str | None = Query(None, max_length=64),
-) -> JSONResponse:
+) -> Response:
     project = project_of(request)
     result = state(request).store.list_files(project, page, limit, media_id=media_id)
     items = [show.file(f) for f in result.items]
@@ -119,7 +119,7 @@ def list_files(
 
 
 @router.get("/files/{file_id}")
-def get_file(file_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def get_file(file_id: str, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     record = state(request).store.get_file(project, file_id)
     if record is None:
@@ -128,7 +128,7 @@ def get_file(file_id: str, request: Request, show: ViewOf) -> JSONResponse:
 
 
 @router.patch("/files/{file_id}")
-def update_file(file_id: str, body: FileUpdate, request: Request, show: ViewOf) -> JSONResponse:
+def update_file(file_id: str, body: FileUpdate, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     changes = body.model_dump(exclude_none=True)
     if "filename" in changes:
@@ -142,7 +142,7 @@ def update_file(file_id: str, body: FileUpdate, request: Request, show: ViewOf) 
 
 
 @router.delete("/files/{file_id}")
-def delete_file(file_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def delete_file(file_id: str, request: Request, show: ViewOf) -> Response:
     """Delete the file and its stored object."""
     project = project_of(request)
     app = state(request)

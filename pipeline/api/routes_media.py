@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from pipeline.api.context import ViewOf, item_links, project_of, state
 from pipeline.api.errors import not_found
@@ -16,7 +16,7 @@ router = APIRouter(tags=["media"])
 
 
 @router.post("/media", status_code=201)
-def create_media(body: MediaFields, request: Request, show: ViewOf) -> JSONResponse:
+def create_media(body: MediaFields, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     fields = body.model_dump(exclude_none=True)
     media = new_media(state(request).store, project, **fields)
@@ -31,7 +31,7 @@ def list_media(
     show: ViewOf,
     page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(12, ge=1, le=100),
-) -> JSONResponse:
+) -> Response:
     project = project_of(request)
     store = state(request).store
     result = store.list_media(project, page, limit)
@@ -40,7 +40,7 @@ def list_media(
 
 
 @router.get("/media/{media_id}")
-def get_media(media_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def get_media(media_id: str, request: Request, show: ViewOf) -> Response:
     store = state(request).store
     media = store.get_media(project_of(request), media_id)
     if media is None:
@@ -51,7 +51,7 @@ def get_media(media_id: str, request: Request, show: ViewOf) -> JSONResponse:
 
 
 @router.patch("/media/{media_id}")
-def update_media(media_id: str, body: MediaFields, request: Request, show: ViewOf) -> JSONResponse:
+def update_media(media_id: str, body: MediaFields, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     store = state(request).store
     changes = body.model_dump(exclude_none=True)
@@ -65,7 +65,7 @@ def update_media(media_id: str, body: MediaFields, request: Request, show: ViewO
 
 
 @router.delete("/media/{media_id}")
-def delete_media(media_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def delete_media(media_id: str, request: Request, show: ViewOf) -> Response:
     """Delete the media object; its files are kept (delete them with DELETE /files/{id})."""
     if state(request).store.delete_media(project_of(request), media_id) is None:
         raise not_found("media", media_id)

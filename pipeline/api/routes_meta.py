@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from pipeline.api import metrics
 from pipeline.api.context import ViewOf, state
@@ -15,7 +15,7 @@ WORKER_REPORT_MAX_AGE_S = 30.0
 
 
 @router.get("/health")
-def health(request: Request, show: ViewOf) -> JSONResponse:
+def health(request: Request, show: ViewOf) -> Response:
     return show.one(request, {"status": "ok"})
 
 

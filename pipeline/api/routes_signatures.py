@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from pipeline.api.context import ViewOf, base_url, item_links, project_of, state
 from pipeline.api.errors import ApiError, invalid, not_found
@@ -29,7 +29,7 @@ DEFAULT_EXPIRY_S = 3600
 
 
 @router.post("/signatures", status_code=201)
-def create_signature(body: SignatureCreate, request: Request, show: ViewOf) -> JSONResponse:
+def create_signature(body: SignatureCreate, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     check_filename(body.filename)
     now = int(time.time())
@@ -81,7 +81,7 @@ async def signed_put(
     signature: str,
     request: Request,
     show: ViewOf,
-) -> JSONResponse:
+) -> Response:
     """Store the body as the file `path` (`folder/filename`) through a URL signed with
     method `put`. Its signature and expiry, the upload size limit and the content type are
     checked first, and the size again as the body streams: a refused upload stores nothing.

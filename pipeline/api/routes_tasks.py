@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from pipeline.api import paging
 from pipeline.api.context import ViewOf, item_links, project_of, reads, state
@@ -26,7 +26,7 @@ _BEFORE = "A cursor (meta.cursors.before, or in links.prev): the page right befo
 
 
 @router.post("/tasks", status_code=201)
-def create_task(body: TaskCreate, request: Request, show: ViewOf) -> JSONResponse:
+def create_task(body: TaskCreate, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     app = state(request)
     req = task_request(
@@ -72,7 +72,7 @@ def list_tasks(
     status: Literal["waiting", "processing", "ready", "error"] | None = None,
     after: str | None = Query(None, description=_AFTER),
     before: str | None = Query(None, description=_BEFORE),
-) -> JSONResponse:
+) -> Response:
     project = project_of(request)
     keyset = _keyset(request, sort, order, after, before)
     query = TaskQuery(
@@ -101,7 +101,7 @@ def _keyset(
 
 
 @router.get("/tasks/{task_id}")
-async def get_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse:
+async def get_task(task_id: str, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     task, input_file = await reads(request).task_with_input(project, task_id)
     if task is None:
@@ -111,7 +111,7 @@ async def get_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse
 
 
 @router.delete("/tasks/{task_id}")
-def cancel_task(task_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def cancel_task(task_id: str, request: Request, show: ViewOf) -> Response:
     """Cancel a waiting or running task; it ends `error` with code `cancelled`."""
     project = project_of(request)
     task = state(request).store.cancel(project, task_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.api.context import ViewOf, base_url, item_links, project_of, state
@@ -38,7 +38,7 @@ class EndpointCreate(BaseModel):
 
 
 @router.post("/webhooks/endpoints", status_code=201)
-def create_endpoint(body: EndpointCreate, request: Request, show: ViewOf) -> JSONResponse:
+def create_endpoint(body: EndpointCreate, request: Request, show: ViewOf) -> Response:
     project = project_of(request)
     app = state(request)
     check_callback_url("url", body.url, app.settings.allow_private_urls)
@@ -71,14 +71,14 @@ def list_endpoints(
     show: ViewOf,
     page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(12, ge=1, le=100),
-) -> JSONResponse:
+) -> Response:
     result = state(request).store.list_endpoints(project_of(request), page, limit)
     items = [endpoint_body(e) for e in result.items]
     return show.many(request, items, total=result.total, page=page, limit=limit)
 
 
 @router.get("/webhooks/endpoints/{endpoint_id}")
-def get_endpoint(endpoint_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def get_endpoint(endpoint_id: str, request: Request, show: ViewOf) -> Response:
     endpoint = state(request).store.get_endpoint(project_of(request), endpoint_id)
     if endpoint is None:
         raise not_found("webhook endpoint", endpoint_id)
@@ -90,7 +90,7 @@ def get_endpoint(endpoint_id: str, request: Request, show: ViewOf) -> JSONRespon
 
 
 @router.delete("/webhooks/endpoints/{endpoint_id}")
-def delete_endpoint(endpoint_id: str, request: Request, show: ViewOf) -> JSONResponse:
+def delete_endpoint(endpoint_id: str, request: Request, show: ViewOf) -> Response:
     """No more deliveries to it, including those still due."""
     if not state(request).store.delete_endpoint(project_of(request), endpoint_id):
         raise not_found("webhook endpoint", endpoint_id)
@@ -104,7 +104,7 @@ def list_events(
     page: int = Query(1, ge=1, le=1_000_000),
     limit: int = Query(12, ge=1, le=100),
     type: Literal[TOPICS] | None = None,  # type: ignore[valid-type]
-) -> JSONResponse:
+) -> Response:
     result = state(request).store.list_events(project_of(request), page, limit, type)
     items = [event_body(request, e) for e in result.items]
     return show.many(request, items, total=result.total, page=page, limit=limit)

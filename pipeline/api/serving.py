@@ -25,6 +25,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
+from pipeline.api.conditional import etag_listed
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
 from pipeline.contract.errors import RANGE_NOT_SATISFIABLE
@@ -95,7 +96,7 @@ def not_modified(headers: Mapping[str, str], tag: Validators) -> bool:
     """True when a GET or HEAD may be answered 304 (RFC 9110 §13.2.2, steps 3 and 4)."""
     if_none_match = headers.get("if-none-match")
     if if_none_match is not None:
-        return _etag_listed(if_none_match, tag.etag, weak=True)
+        return etag_listed(if_none_match, tag.etag, weak=True)
     since = _http_date(headers.get("if-modified-since"))
     return since is not None and tag.mtime <= since
 
@@ -109,19 +110,6 @@ def range_applies(headers: Mapping[str, str], tag: Validators) -> bool:
     if condition.startswith('"'):
         return condition == tag.etag  # strong comparison only
     return _http_date(condition) == tag.mtime
-
-
-def _etag_listed(header: str, etag: str, *, weak: bool) -> bool:
-    if header.strip() == "*":
-        return True
-    opaque = etag.removeprefix("W/")
-    for candidate in header.split(","):
-        candidate = candidate.strip()
-        if weak:
-            candidate = candidate.removeprefix("W/")
-        if candidate == opaque:
-            return True
-    return False
 
 
 def _http_date(value: str | None) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers
 
 from pipeline.api.errors import ApiError
@@ -45,7 +45,7 @@ class View(Protocol):
         *,
         status: int = 200,
         links: dict[str, Any] | None = None,
-    ) -> JSONResponse: ...
+    ) -> Response: ...
 
     def many(
         self,
@@ -56,9 +56,9 @@ class View(Protocol):
         page: int,
         limit: int,
         cursors: Cursors | None = None,
-    ) -> JSONResponse: ...
+    ) -> Response: ...
 
-    def deleted(self, request: Request, object_: str, ident: str) -> JSONResponse: ...
+    def deleted(self, request: Request, object_: str, ident: str) -> Response: ...
 
     def error(self, request: Request, exc: ApiError) -> JSONResponse: ...
 

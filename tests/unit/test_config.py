@@ -51,6 +51,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "STROBE_ACTORS_PER_KIND": "4",
         "STROBE_LEASE_SECONDS": "15",
         "STROBE_MAX_ATTEMPTS": "5",
+        "STROBE_URL_TTL_S": "600",
     }
     settings = Settings.from_env(env)
     assert settings.data_dir == (tmp_path / "d").resolve()
@@ -68,6 +69,13 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.fetch_timeout_s == 2.5
     assert settings.max_input_pixels == 3000
     assert (settings.actors_per_kind, settings.lease_seconds, settings.max_attempts) == (4, 15, 5)
+    assert settings.url_ttl_s == 600
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "604801", "a day"])
+def test_a_link_lifetime_outside_one_second_to_seven_days_fails_startup(raw: str) -> None:
+    with pytest.raises(ConfigError, match="STROBE_URL_TTL_S"):
+        Settings.from_env({"STROBE_URL_TTL_S": raw})
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,59 @@
+"""Conditional reads of the JSON API: a weak ETag on every `GET` answered 200, and `304 Not
+Modified` when `If-None-Match` names it (RFC 9110 §8.8.3, §13.1.2).
+
+A poller (the console, a script watching a task) sends back the tag it holds and is answered
+with no body while nothing it shows has changed. The tag is taken over what the answer says,
+not its bytes: the envelope's request id differs on every request, and signed output links are
+signed again on every request (their expiry counts from now). Those links are replaced by what
+they point to (file and name) before hashing, and the tag also names the current quarter of the
+links' lifetime: a client answered 304 holds links signed at most a quarter of their lifetime
+ago, so they stay good for three quarters of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+
+def weak_etag(
+    said: Any, signed: Mapping[str, str], url_ttl_s: int, now: float | None = None
+) -> str:
+    """`W/"…"` over `said` (JSON-able), each signed link in `signed` counted as its stand-in."""
+    text = json.dumps(said, sort_keys=True, separators=(",", ":"), default=str)
+    for url, stand_in in signed.items():
+        text = text.replace(json.dumps(url)[1:-1], stand_in)
+    window = int((time.time() if now is None else now) // max(1, url_ttl_s // 4))
+    digest = hashlib.sha256(f"{window}\n{text}".encode()).hexdigest()[:32]
+    return f'W/"{digest}"'
+
+
+def etag_listed(header: str, etag: str, *, weak: bool) -> bool:
+    """Whether an `If-None-Match` (or `If-Match`) list names `etag`; `*` names any."""
+    if header.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if weak:
+            candidate = candidate.removeprefix("W/")
+        if candidate == opaque:
+            return True
+    return False
+
+
+def answer(request: Request, response: JSONResponse, etag: str) -> Response:
+    """`response` with its ETag, or a bodiless 304 when the client already holds that tag."""
+    if request.method not in ("GET", "HEAD") or response.status_code != 200:
+        return response
+    condition = request.headers.get("if-none-match")
+    if condition is not None and etag_listed(condition, etag, weak=True):
+        return Response(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return response
