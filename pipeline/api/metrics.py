@@ -67,6 +67,8 @@ def _runtime(names: list[str], workers: Sequence[Mapping[str, Any]], timed_out: 
         lines.append(f'strobe_kind_blocked{{kind="{kind}",reason="{_label(reason)}"}} {one}')
     oldest = max((float(r.get("oldest_running_s", 0.0)) for r in workers), default=0.0)
     starts = sum(int(r.get("actor_starts", 0)) for r in workers)
+    # Workers on one Ray cluster each see all of its nodes: count each node once.
+    nodes = {str(node) for r in workers for node in r.get("nodes", ())}
     lines += [
         "# HELP strobe_oldest_running_task_seconds How long the longest-running task has run.",
         "# TYPE strobe_oldest_running_task_seconds gauge",
@@ -74,6 +76,9 @@ def _runtime(names: list[str], workers: Sequence[Mapping[str, Any]], timed_out: 
         "# HELP strobe_workers Workers that reported in the last 30 seconds.",
         "# TYPE strobe_workers gauge",
         f"strobe_workers {len(workers)}",
+        "# HELP strobe_ray_nodes Ray nodes alive, as the workers alive now see their clusters.",
+        "# TYPE strobe_ray_nodes gauge",
+        f"strobe_ray_nodes {len(nodes)}",
         "# HELP strobe_actor_starts Actors started by the workers alive now, since they started.",
         "# TYPE strobe_actor_starts gauge",
         f"strobe_actor_starts {starts}",

@@ -118,7 +118,13 @@ class RayActorPool:
         self._room_owed = False  # the last room-making retired or drained actors
         self._starved_since: dict[str, float] = {}  # kind -> when it last had work and no actor
         self._classes: dict[str, type[Operator]] = {}
-        self._cluster: tuple[float, dict[str, float], list[dict[str, float]]] = (-1e9, {}, [])
+        # When read, the cluster's resources, each alive node's, and the alive nodes' ids.
+        self._cluster: tuple[float, dict[str, float], list[dict[str, float]], list[str]] = (
+            -1e9,
+            {},
+            [],
+            [],
+        )
         self._available: tuple[float, dict[str, float]] = (-1e9, {})
         self._fallbacks_logged: set[tuple[str, str]] = set()
         self._status_calls: dict[Any, Actor] = {}
@@ -226,13 +232,19 @@ class RayActorPool:
             self._kill(actor)
 
     def snapshot(self) -> dict[str, Any]:
-        """Actors per kind and state, and why kinds are blocked: for /metrics."""
+        """Actors per kind and state, why kinds are blocked, and the Ray nodes alive: for
+        /metrics."""
         actors: dict[str, dict[str, int]] = {}
         for actor in self.actors:
             counts = actors.setdefault(actor.kind, {"ready": 0, "starting": 0, "busy": 0})
             counts["ready" if actor.phase == "ready" else "starting"] += 1
             counts["busy"] += bool(actor.running)
-        return {"actors": actors, "blocked": dict(self.blocked), "actor_starts": self.starts}
+        return {
+            "actors": actors,
+            "blocked": dict(self.blocked),
+            "actor_starts": self.starts,
+            "nodes": self._node_ids(),
+        }
 
     def close(self) -> None:
         """Kill every actor (the worker is stopping; its tasks were released)."""
@@ -410,12 +422,17 @@ class RayActorPool:
         return self._cluster_view()[1]
 
     def _cluster_view(self) -> tuple[dict[str, float], list[dict[str, float]]]:
-        fetched_at, totals, nodes = self._cluster
+        fetched_at, totals, nodes, _ = self._cluster
         if self.clock() - fetched_at > CLUSTER_TTL_S:
             totals = dict(ray.cluster_resources())
-            nodes = [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
-            self._cluster = (self.clock(), totals, nodes)
+            alive = [n for n in ray.nodes() if n.get("Alive")]
+            nodes = [dict(n["Resources"]) for n in alive]
+            self._cluster = (self.clock(), totals, nodes, sorted(str(n["NodeID"]) for n in alive))
         return totals, nodes
+
+    def _node_ids(self) -> list[str]:
+        self._cluster_view()
+        return self._cluster[3]
 
     def _operator(self, kind: str) -> type[Operator]:
         if kind not in self._classes:

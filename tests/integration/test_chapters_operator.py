@@ -13,21 +13,11 @@ import webvtt
 from operators.chapters import ChaptersOperator
 from pipeline.contract.errors import TaskError
 from pipeline.media.file import MediaFile
-from tests.support.media import make_video
+from tests.support.media import SCENE_CUTS, SCENES_SECONDS, make_video, three_scenes
 from tests.support.samples import make_audio
 
-CUTS = (4.0, 9.0)
-DURATION = 13.0
-
-
-def three_scenes(t: float) -> tuple[int, int, int]:
-    """Red, then blue, then green-yellow; each scene's brightness drifts slowly (no cut)."""
-    drift = int(30 * (t % 4.0) / 4.0)
-    if t < CUTS[0]:
-        return (200 + drift // 2, 30 + drift, 30)
-    if t < CUTS[1]:
-        return (20, 40 + drift, 200 + drift // 2)
-    return (120 + drift, 220, 40)
+CUTS = SCENE_CUTS
+DURATION = SCENES_SECONDS
 
 
 @pytest.fixture(scope="module")

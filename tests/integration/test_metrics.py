@@ -91,10 +91,16 @@ def test_metrics_show_the_workers_actors_blocked_kinds_and_budgets(settings: Set
             "blocked": {"nsfw": reason},
             "actor_starts": 5,
             "oldest_running_s": 12.5,
+            "nodes": ["node-a", "node-b"],
         },
     )
-    store.report_worker(
-        "w2", {"actors": {"image": {"ready": 1, "starting": 1}}, "oldest_running_s": 40.0}
+    store.report_worker(  # on the same Ray cluster, with a third node
+        "w2",
+        {
+            "actors": {"image": {"ready": 1, "starting": 1}},
+            "oldest_running_s": 40.0,
+            "nodes": ["node-b", "node-a", "node-c"],
+        },
     )
     task = task_record()
     store.create_task(task)
@@ -111,4 +117,5 @@ def test_metrics_show_the_workers_actors_blocked_kinds_and_budgets(settings: Set
     assert found[f'strobe_kind_blocked{{kind="nsfw",reason="{escaped}"}}'] == 1
     assert found["strobe_oldest_running_task_seconds"] == 40
     assert found["strobe_workers"] == 2 and found["strobe_actor_starts"] == 5
+    assert found["strobe_ray_nodes"] == 3
     assert found["strobe_tasks_timed_out"] == 1

@@ -151,6 +151,7 @@ def test_no_task_is_handed_to_an_actor_before_it_is_placed_and_set_up(
         pool.scale({"image": 5})
         # Five tasks wait, the node holds two half-CPU actors: two are started, not five.
         assert pool.starts == 2 and pool.snapshot()["actors"]["image"]["starting"] == 2
+        assert pool.snapshot()["nodes"] == [ray.get_runtime_context().get_node_id()]
         assert pool.free_slots("image") == 0  # asked for, not yet placed
         deadline = time.monotonic() + BOUND_S
         while pool.free_slots("image") < 2:

@@ -19,6 +19,20 @@ def gray_ramp(t: float) -> tuple[int, int, int]:
     return (level, level, level)
 
 
+SCENE_CUTS = (4.0, 9.0)  # where `three_scenes` cuts, in seconds
+SCENES_SECONDS = 13.0  # a length that gives each of its scenes a chapter
+
+
+def three_scenes(t: float) -> tuple[int, int, int]:
+    """Red, then blue, then green-yellow; each scene's brightness drifts slowly (no cut)."""
+    drift = int(30 * (t % 4.0) / 4.0)
+    if t < SCENE_CUTS[0]:
+        return (200 + drift // 2, 30 + drift, 30)
+    if t < SCENE_CUTS[1]:
+        return (20, 40 + drift, 200 + drift // 2)
+    return (120 + drift, 220, 40)
+
+
 def make_video(
     path: Path,
     *,

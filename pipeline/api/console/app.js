@@ -4,24 +4,34 @@ const KEY = "strobe.key";
 const POLL_MS = 2000;
 const HISTORY = 150; // queue-depth samples kept per kind: five minutes at one per poll
 
+const REFRESH_GAP_MS = 5000; // a link that fails again this soon after a refresh is shown as failed
+
 const state = { key: sessionStorage.getItem(KEY), view: "tasks", detail: null, timer: null,
-  round: 0, kinds: [], options: {}, depth: {}, offline: false };
+  round: 0, kinds: [], options: {}, depth: {}, offline: false, refreshed: 0,
+  held: new Map() }; // path -> {etag, body}: the last answer of each polled read
 
 class ApiError extends Error {
   constructor(status, code, message) { super(message); this.status = status; this.code = code; }
 }
 
-async function api(path, init = {}) {
+// `keep`: a polled read. The answer is kept with its ETag, and the next read of the same path
+// sends `If-None-Match`: a 304 (nothing changed) costs no body and returns the kept answer.
+// `fresh` reads it whole again (links that failed to load are signed anew).
+async function api(path, { keep = false, fresh = false, ...init } = {}) {
   const headers = { Authorization: `Bearer ${state.key}`, "Accept-Version": "2024-08-21",
     ...(init.headers || {}) };
+  const kept = keep && !fresh ? state.held.get(path) : undefined;
+  if (kept) headers["If-None-Match"] = kept.etag;
   let response;
   try {
-    response = await fetch(path, { ...init, headers });
+    // no-store: the 304 reaches this code, not the browser's cache.
+    response = await fetch(path, { ...init, headers, cache: keep ? "no-store" : init.cache });
   } catch (failure) {
     connection(false);
     throw new ApiError(0, "unreachable", "the API is unreachable");
   }
   connection(true);
+  if (response.status === 304 && kept) return kept.body;
   const json = (response.headers.get("content-type") || "").includes("json");
   const body = json ? await response.json() : await response.text();
   if (!response.ok) {
@@ -29,6 +39,8 @@ async function api(path, init = {}) {
     throw new ApiError(response.status, error.code || "http_error",
       error.message || `HTTP ${response.status}`);
   }
+  const etag = response.headers.get("etag");
+  if (keep && etag) state.held.set(path, { etag, body });
   return body;
 }
 
@@ -82,8 +94,11 @@ function show(view) {
     if (button.dataset.view === view) button.setAttribute("aria-current", "page");
     else button.removeAttribute("aria-current");
   }
-  for (const name of ["tasks", "new", "cluster"]) $(`#view-${name}`).hidden = name !== view;
+  for (const name of ["tasks", "new", "automations", "cluster"]) {
+    $(`#view-${name}`).hidden = name !== view;
+  }
   if (view === "new") loadAutomations().catch(() => {});
+  if (view === "automations") listAutomations().catch(() => {});
   clearTimeout(state.timer);
   poll(++state.round);
 }
@@ -107,7 +122,7 @@ async function refreshTasks() {
     const value = $(`#filter-${name}`).value;
     if (value) query.set(name, value);
   }
-  const { data } = await api(`/tasks?${query}`);
+  const { data } = await api(`/tasks?${query}`, { keep: true });
   $("#tasks-empty").hidden = data.length > 0;
   $("#tasks tbody").replaceChildren(...data.map(taskRow));
   if (state.detail) await refreshDetail(false);
@@ -133,7 +148,9 @@ function taskRow(task) {
     el("td", {}, open), el("td", {}, task.kind),
     el("td", { class: "status" }, task.error ? `${task.status} (${task.error.code})` : task.status),
     el("td", {}, progress, ` ${task.progress}%`), el("td", {}, elapsed(task)),
-    el("td", {}, task.ran_on || "—"), el("td", {}, cancel));
+    // Ray node ids are 56 hex digits: the first 12 tell nodes apart, the tooltip has it all.
+    el("td", { title: task.ran_on || "" }, task.ran_on ? task.ran_on.slice(0, 12) : "—"),
+    el("td", {}, cancel));
 }
 
 async function cancelTask(id) {
@@ -147,6 +164,7 @@ async function cancelTask(id) {
 
 async function openDetail(id) {
   state.detail = id;
+  state.refreshed = 0;
   $("#detail-title").textContent = "Loading…";
   $("#detail").dataset.id = "";
   $("#detail").hidden = false;
@@ -155,7 +173,8 @@ async function openDetail(id) {
 }
 
 async function refreshDetail(full) {
-  const { data: task } = await api(`/tasks/${encodeURIComponent(state.detail)}`);
+  const { data: task } = await api(`/tasks/${encodeURIComponent(state.detail)}`,
+    { keep: true, fresh: full });
   const finished = ["ready", "error"].includes(task.status);
   const shown = $("#detail").dataset;
   if (!full && shown.status === task.status && shown.id === task.id) return;
@@ -172,14 +191,20 @@ async function refreshDetail(full) {
   $("#detail-output").replaceChildren(finished && task.status === "ready"
     ? render(task.output) : el("p", {}, task.status === "error" ? "No output." : "Not ready yet."));
   if (task.status === "ready" && ["objects", "faces", "text"].includes(task.kind)) {
-    fetch(task.output.url).then((r) => r.json()).then((data) => drawBoxes(data.timeline || []));
+    fetched(task.output.url).then((r) => r.json()).then((data) => {
+      drawBoxes(data.timeline || []);
+      detectionStrip(data.timeline || []);
+    }).catch(() => {});
   }
   const player = $("#detail-input video, #detail-input audio");
   const vtt = task.status === "ready" && (task.output.type || task.output.mimetype) === "text/vtt";
   if (player && vtt && ["subtitles", "chapters"].includes(task.kind)) {
-    // Subtitles and chapters as tracks on the input's player.
-    player.append(el("track", { kind: task.kind, src: task.output.url, default: "",
-      label: task.kind, srclang: task.options?.language || "und" }));
+    // Subtitles and chapters as tracks on the input's player: subtitles shown over it,
+    // chapters loaded (hidden) so the player and the cue list below can use them.
+    const track = el("track", { kind: task.kind, src: task.output.url, default: "",
+      label: task.kind, srclang: task.options?.language || "und", onerror: refreshBroken });
+    player.append(track);
+    track.track.mode = task.kind === "subtitles" ? "showing" : "hidden";
   }
   $("#detail-title").textContent = `${task.kind} task ${task.id}: ${task.status}`;
 }
@@ -196,7 +221,7 @@ function drawBoxes(timeline) {
   const draw = () => {
     const t = media.tagName === "VIDEO" ? media.currentTime : null;
     const shown = timeline.filter((e) => e.box && (t === null
-      || (t >= (e.start ?? 0) - 0.5 && t <= (e.end ?? e.start ?? 0) + 0.5)));
+      || (t >= (e.start ?? 0) && t <= (e.end ?? e.start ?? 0))));
     layer.replaceChildren(...shown.map((e) => {
       const box = el("div", { class: "box", title: `${e.label || e.text} ${e.confidence}` },
         el("span", {}, e.label || e.text || ""));
@@ -210,11 +235,42 @@ function drawBoxes(timeline) {
   draw();
 }
 
+// A video's detections on a strip under it, a lane per label: each mark spans the time its
+// object was seen; a click shows the frame where it was seen best, with its box.
+function detectionStrip(timeline) {
+  const video = $("#detail-input video");
+  const seen = timeline.filter((e) => e.start !== undefined);
+  if (!video || !seen.length) return;
+  const strip = el("div", { class: "strip", role: "group", "aria-label": "Detections over time" });
+  const place = () => {
+    const duration = video.duration || Math.max(1, ...seen.map((e) => e.end ?? e.start));
+    const lanes = new Map();
+    for (const e of seen.slice(0, 500)) {
+      const label = e.label || e.text || "";
+      if (!lanes.has(label)) lanes.set(label, []);
+      lanes.get(label).push(el("button", { type: "button", class: "mark",
+        "data-start": String(e.start), "aria-label": `${label} at ${clock(e.start)}`,
+        title: `${label} ${e.start}–${e.end} s`,
+        onclick: () => { video.currentTime = e.frame ?? e.start; } }));
+      Object.assign(lanes.get(label).at(-1).style, { left: `${(100 * e.start) / duration}%`,
+        width: `${Math.max(1, (100 * ((e.end ?? e.start) - e.start)) / duration)}%` });
+    }
+    strip.replaceChildren(...[...lanes].map(([label, marks]) => el("div", { class: "lane" },
+      el("span", { class: "lane-label" }, label), el("div", { class: "lane-track" }, ...marks))));
+  };
+  video.addEventListener("loadedmetadata", place);
+  place();
+  (video.closest(".stage") || video).after(strip);
+}
+
 // The thumbnails' sprite and WebVTT track as a scrubber: a slider picks the cue, the
 // sprite's `#xywh` region of it is shown.
 function scrubber(file) {
   const box = el("div", { class: "scrubber" });
-  fetch(file.links.vtt).then((r) => r.text()).then((text) => {
+  const sprite = new Image(); // the sprite is a CSS background: its failure has no event
+  sprite.onerror = refreshBroken;
+  sprite.src = file.links.sprite;
+  fetched(file.links.vtt).then((r) => r.text()).then((text) => {
     const cues = [...text.matchAll(/([\d:.]+) --> ([\d:.]+)\s+\S*#xywh=(\d+),(\d+),(\d+),(\d+)/g)]
       .map((m) => ({ start: m[1], x: +m[3], y: +m[4], w: +m[5], h: +m[6] }));
     if (!cues.length) return;
@@ -235,6 +291,42 @@ function scrubber(file) {
   return box;
 }
 
+// A link that fails to load has most often expired (a tab left open past STROBE_URL_TTL_S):
+// the task is read again, whole, which signs its links anew. Once per REFRESH_GAP_MS, so a
+// link that is broken for another reason is said to be, not fetched in a loop.
+function refreshBroken() {
+  if (!state.detail) return;
+  if (Date.now() - state.refreshed < REFRESH_GAP_MS) {
+    $("#detail-error").textContent = "An output could not be loaded, even with fresh links.";
+    return;
+  }
+  state.refreshed = Date.now();
+  // The players start again where they were.
+  const at = ["input", "output"].map((side) => $(`#detail-${side} video, #detail-${side} audio`));
+  const times = at.map((player) => player?.currentTime || 0);
+  refreshDetail(true).then(() => {
+    ["input", "output"].forEach((side, i) => {
+      const player = $(`#detail-${side} video, #detail-${side} audio`);
+      if (player && times[i]) resumeAt(player, times[i]);
+    });
+  }).catch(() => {});
+}
+
+function resumeAt(player, seconds) {
+  if (player.readyState >= 1) player.currentTime = seconds;
+  else player.addEventListener("loadedmetadata", () => { player.currentTime = seconds; }, { once: true });
+}
+
+// fetch() of an output's link; a failed answer asks for fresh links.
+async function fetched(url) {
+  const response = await fetch(url);
+  if (!response.ok) {
+    refreshBroken();
+    throw new Error(`HTTP ${response.status}`);
+  }
+  return response;
+}
+
 // A click on a transcript's line plays the input from there.
 function seek(seconds) {
   const player = $("#detail-input video, #detail-input audio");
@@ -247,20 +339,23 @@ function seek(seconds) {
 function render(file) {
   const url = file.url;
   const type = file.type || file.mimetype || "";
-  const refresh = () => refreshDetail(true); // an expired link is fetched again, not shown broken
+  const refresh = refreshBroken; // an expired link is signed again, not shown broken
   if (type === "application/vnd.apple.mpegurl") return hlsPlayer(url);
   if (type.startsWith("video/")) return el("video", { src: url, controls: "", onerror: refresh });
   if (type.startsWith("audio/")) return el("audio", { src: url, controls: "", onerror: refresh });
   if (type.startsWith("image/")) return el("img", { src: url, alt: file.filename, onerror: refresh });
   const box = el("div", {}, el("a", { href: url }, file.filename));
-  if (file.links?.sprite && file.links?.vtt) box.append(scrubber(file));
-  if (type.includes("json") || type.startsWith("text/")) {
-    fetch(url).then((r) => r.text()).then((text) => box.append(readable(text, type)));
+  if (file.links?.sprite && file.links?.vtt) {
+    box.append(scrubber(file));
+  } else if (type.includes("json") || type.startsWith("text/")) {
+    fetched(url).then((r) => r.text()).then((text) => box.append(readable(text, type)))
+      .catch(() => {});
   }
   return box;
 }
 
 function readable(text, type) {
+  if (type === "text/vtt") return cueList(parseVtt(text));
   if (!type.includes("json")) return el("pre", {}, text);
   const data = JSON.parse(text);
   if (Array.isArray(data.timeline) && data.timeline.some((e) => e.text && e.index !== undefined)) {
@@ -275,13 +370,46 @@ function hlsPlayer(url) {
   const video = el("video", { controls: "", muted: "" });
   video.muted = true;
   if (window.Hls && window.Hls.isSupported()) {
-    const hls = new window.Hls();
+    // 30 s ahead at most, whatever the bitrate: a console viewer often watches a few seconds.
+    const hls = new window.Hls({ maxBufferLength: 30, maxMaxBufferLength: 30 });
+    hls.on(window.Hls.Events.ERROR, (_, data) => {
+      // hls.js retries a refused segment with backoff; a refused link will not come good.
+      if (data.fatal || [401, 403].includes(data.response?.code)) {
+        refreshBroken(); // first: it notes where the player was
+        hls.destroy();
+      }
+    });
     hls.loadSource(url);
     hls.attachMedia(video);
   } else {
     video.src = url; // Safari plays HLS itself
+    video.addEventListener("error", refreshBroken);
   }
   return video;
+}
+
+// WebVTT cues: {start, end} in seconds, the text, and the timing line's `#xywh` if any.
+function parseVtt(text) {
+  const seconds = (stamp) => stamp.split(":").reduce((total, part) => total * 60 + Number(part), 0);
+  return text.replace(/\r/g, "").split(/\n\n+/).map((block) => {
+    const lines = block.split("\n");
+    const at = lines.findIndex((line) => line.includes("-->"));
+    if (at < 0) return null;
+    const [start, end] = lines[at].split("-->").map((part) => part.trim().split(/\s+/)[0]);
+    return { start: seconds(start), end: seconds(end), text: lines.slice(at + 1).join("\n").trim() };
+  }).filter(Boolean);
+}
+
+function clock(seconds) {
+  const whole = Math.floor(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+}
+
+// Subtitles and chapters read out as a list; a click plays the input from that cue.
+function cueList(cues) {
+  return el("ol", { class: "cues" }, ...cues.map((cue) => el("li", {},
+    el("button", { type: "button", class: "cue", "data-start": String(cue.start),
+      onclick: () => seek(cue.start) }, `${clock(cue.start)} ${cue.text}`))));
 }
 
 // -- uploading and creating ---------------------------------------------------------------
@@ -413,6 +541,89 @@ async function watchRun(id) {
   if (run.status === "processing") setTimeout(() => watchRun(id), POLL_MS);
 }
 
+// -- automations ---------------------------------------------------------------------------
+
+const EXAMPLE_WORKFLOW = [{ kind: "image", width: 320, ref: "thumbnail" }];
+
+function countSteps(steps) {
+  return (steps || []).reduce((n, step) => n + 1 + countSteps(step.next), 0);
+}
+
+async function listAutomations() {
+  const { data } = await api("/automations?limit=100");
+  $("#automations-empty").hidden = data.length > 0;
+  $("#automations tbody").replaceChildren(...data.map((a) => {
+    const name = a.name || a.id;
+    const pausing = a.status === "active";
+    return el("tr", { "data-id": a.id, "data-status": a.status },
+      el("td", {}, name), el("td", { class: "status" }, a.status),
+      el("td", {}, String(countSteps(a.workflow))),
+      el("td", {}, new Date(a.updated).toLocaleString()),
+      el("td", { class: "actions" },
+        el("button", { type: "button", class: "edit", "aria-label": `Edit ${name}`,
+          onclick: () => editAutomation(a) }, "Edit"),
+        el("button", { type: "button", class: "toggle", "aria-label": `${pausing ? "Pause" : "Resume"} ${name}`,
+          onclick: () => saveAutomation(a.id, { status: pausing ? "paused" : "active" }) },
+        pausing ? "Pause" : "Resume"),
+        el("button", { type: "button", class: "delete", "aria-label": `Delete ${name}`,
+          onclick: () => deleteAutomation(a.id, name) }, "Delete")));
+  }));
+}
+
+function editAutomation(automation) {
+  $("#automation-id").value = automation?.id || "";
+  $("#automation-title").textContent = automation ? `Edit ${automation.name || automation.id}` : "New automation";
+  $("#automation-name").value = automation?.name || "";
+  $("#automation-description").value = automation?.description || "";
+  $("#automation-status").value = automation?.status || "active";
+  $("#automation-workflow").value = JSON.stringify(automation?.workflow || EXAMPLE_WORKFLOW, null, 2);
+  $("#automation-error").textContent = "";
+  $("#automation-name").focus();
+}
+
+async function submitAutomation(event) {
+  event.preventDefault();
+  let workflow;
+  try {
+    workflow = JSON.parse($("#automation-workflow").value);
+  } catch (error) {
+    $("#automation-error").textContent = `invalid_request: workflow: not JSON (${error.message})`;
+    return;
+  }
+  const body = { name: $("#automation-name").value.trim() || null,
+    description: $("#automation-description").value.trim() || null,
+    status: $("#automation-status").value, workflow };
+  if (await saveAutomation($("#automation-id").value, body)) editAutomation(null);
+}
+
+// Creates (no id) or changes an automation; true when the API took it.
+async function saveAutomation(id, body) {
+  $("#automation-error").textContent = "";
+  const path = id ? `/automations/${encodeURIComponent(id)}` : "/automations";
+  try {
+    const { data } = await api(path, { method: id ? "PATCH" : "POST", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json" } });
+    $("#automation-saved").textContent = `Saved ${data.name || data.id} (${data.status}).`;
+  } catch (error) {
+    $("#automation-error").textContent = `${error.code}: ${error.message}`;
+    return false;
+  }
+  await listAutomations();
+  return true;
+}
+
+async function deleteAutomation(id, name) {
+  if (!window.confirm(`Delete the automation ${name}? Runs already started finish.`)) return;
+  try {
+    await api(`/automations/${encodeURIComponent(id)}`, { method: "DELETE" });
+    $("#automation-saved").textContent = `Deleted ${name}.`;
+    if ($("#automation-id").value === id) editAutomation(null);
+  } catch (error) {
+    $("#automation-error").textContent = `${error.code}: ${error.message}`;
+  }
+  await listAutomations();
+}
+
 // -- the cluster ----------------------------------------------------------------------------
 
 async function refreshCluster() {
@@ -428,6 +639,7 @@ async function refreshCluster() {
   const total = (name) => (samples[name] || []).reduce((sum, s) => sum + s.value, 0);
   $("#cluster-summary").replaceChildren(
     el("dt", {}, "Workers"), el("dd", {}, String(total("strobe_workers"))),
+    el("dt", {}, "Ray nodes"), el("dd", { id: "ray-nodes" }, String(total("strobe_ray_nodes"))),
     el("dt", {}, "Queue depth"), el("dd", {}, String(total("strobe_queue_depth"))),
     el("dt", {}, "Longest running task"),
     el("dd", {}, `${total("strobe_oldest_running_task_seconds").toFixed(0)} s`));
@@ -479,6 +691,9 @@ $("#detail-close").addEventListener("click", () => { state.detail = null; $("#de
 $("#create-kind").addEventListener("change", buildOptions);
 $("#create").addEventListener("submit", createTask);
 $("#run").addEventListener("submit", runWorkflow);
+$("#automation").addEventListener("submit", submitAutomation);
+$("#automation-new").addEventListener("click", () => editAutomation(null));
+editAutomation(null);
 const drop = $("#drop");
 drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
