@@ -8,6 +8,7 @@ Screenshots go to the test's tmp_path.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -37,22 +38,40 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install 
 
 
 @pytest.fixture(scope="module")
-def page_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Another origin (its own loopback port) serving a blank page and hls.js from npm."""
-    root = tmp_path_factory.mktemp("web-app")
+def npm_hls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hls.min.js as npm installs it, at the pinned version."""
+    packages = tmp_path_factory.mktemp("npm")
     npm = shutil.which("npm")
     assert npm, "npm is needed for hls.js (Debian package npm; see .ci/system-deps)"
-    packages = root / "npm"
     # No skip when the registry is unreachable: a silent skip would hide a broken check.
     subprocess.run(
         [npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(packages), HLS_JS],
         check=True,
         timeout=120,
     )
-    shutil.copy(packages / "node_modules/hls.js/dist/hls.min.js", root / "hls.min.js")
+    return packages / "node_modules/hls.js/dist/hls.min.js"
+
+
+@pytest.fixture(scope="module")
+def page_origin(tmp_path_factory: pytest.TempPathFactory, npm_hls: Path) -> Iterator[str]:
+    """Another origin (its own loopback port) serving a blank page and hls.js from npm."""
+    root = tmp_path_factory.mktemp("web-app")
+    shutil.copy(npm_hls, root / "hls.min.js")
     (root / "index.html").write_text(PAGE)
     with serve_directory(root) as base:
         yield base
+
+
+def test_the_console_ships_hls_js_exactly_as_npm_gives_it(npm_hls: Path) -> None:
+    """The console's copy (pipeline/api/console/vendor/) is the pinned release, byte for byte,
+    and its README names that version and hash."""
+    console = Path(__file__).resolve().parents[2] / "pipeline/api/console"
+    shipped = (console / "vendor/hls.min.js").read_bytes()
+    assert shipped == npm_hls.read_bytes()
+    readme = (console / "README.md").read_text()
+    version = HLS_JS.split("@")[1]
+    assert f"`{HLS_JS}`" in readme and f"hls.js {version}" in readme
+    assert hashlib.sha256(shipped).hexdigest() in readme
 
 
 @pytest.fixture(scope="module")
