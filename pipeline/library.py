@@ -18,8 +18,8 @@ from pipeline.fetch import download
 from pipeline.ids import new_id, now_iso
 from pipeline.storage import Storage, StorageError
 from pipeline.storage.keys import name_or_fallback
-from pipeline.store import FileRecord, LibraryPort, MediaRecord, RunsPort, TaskRecord
-from pipeline.uploads import save_upload
+from pipeline.store import FileRecord, LibraryPort, MediaRecord, TaskRecord
+from pipeline.uploads import stored_upload
 
 
 @dataclass(frozen=True)
@@ -53,26 +53,32 @@ def keep_upload(
     store: LibraryPort,
     storage: Storage,
     settings: Settings,
-    runs: RunsPort | None = None,
+    start_automations: bool = False,
 ) -> FileRecord:
     """Store and probe a received file, and put it in its media (a new one unless named).
-    A new media is the `media.created` event: `runs` starts the automations it triggers."""
-    record = save_upload(
+    A new media is the `media.created` event: with `start_automations`, the runs it
+    triggers start in the same transaction as the file and media are written, so a crash
+    leaves all of them or none."""
+    record = stored_upload(
         path,
         filename=filename,
         content_type=content_type,
         project_id=project_id,
-        store=store,
         storage=storage,
         max_pixels=settings.max_input_pixels,
     )
-    media_id = labels.media_id or new_media(store, project_id, record.kind).id
-    changes: dict[str, Any] = {"media_id": media_id, "ref": labels.ref, "folder": labels.folder}
-    if labels.metadata is not None:
-        changes["metadata"] = labels.metadata
-    kept = store.update_file(project_id, record.id, changes) or replace(record, media_id=media_id)
-    if runs is not None and labels.media_id is None:
-        runs.start_triggered_runs(project_id, kept)
+    media = None
+    if labels.media_id is None:
+        stamp = now_iso()
+        media = MediaRecord(new_id("med"), project_id, stamp, stamp, kind=record.kind)
+    kept = replace(
+        record,
+        media_id=labels.media_id or (media.id if media else None),
+        ref=labels.ref,
+        folder=labels.folder,
+        metadata=labels.metadata if labels.metadata is not None else record.metadata,
+    )
+    store.keep_source(kept, media, trigger=start_automations and media is not None)
     return kept
 
 
@@ -85,7 +91,7 @@ def ingest_url(
     store: LibraryPort,
     storage: Storage,
     settings: Settings,
-    runs: RunsPort | None = None,
+    start_automations: bool = False,
 ) -> FileRecord:
     """Download `url` (public addresses only, within the input limits), probe and keep it.
 
@@ -112,7 +118,7 @@ def ingest_url(
             store=store,
             storage=storage,
             settings=settings,
-            runs=runs,
+            start_automations=start_automations,
         )
 
 

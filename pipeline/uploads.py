@@ -1,4 +1,5 @@
-"""Turn an uploaded file on local disk into a stored, probed `source` file."""
+"""Turn an uploaded file on local disk into a stored, probed `source` file (its bytes in
+storage, its record for the caller to insert: pipeline/library.py keeps it with its media)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from pipeline.ids import new_id, now_iso
 from pipeline.media.containers import describe, probe
 from pipeline.storage import Storage
 from pipeline.storage.keys import upload_key
-from pipeline.store import FileRecord, LibraryPort
+from pipeline.store import FileRecord
 
 
-def save_upload(
+def stored_upload(
     path: Path,
     *,
     filename: str,
     content_type: str | None,
     project_id: str,
-    store: LibraryPort,
     storage: Storage,
     max_pixels: int,
 ) -> FileRecord:
@@ -46,7 +46,6 @@ def save_upload(
         updated=stamp,
         info=describe(info) if info else {},
     )
-    store.create_file(record)
     return record
 
 

@@ -100,7 +100,7 @@ async def keep_received(
         store=app.store,
         storage=app.storage,
         settings=app.settings,
-        runs=app.store,
+        start_automations=True,
     )
 
 
@@ -276,7 +276,7 @@ async def _ingest(request: Request, project: str) -> FileRecord:
         store=app.store,
         storage=app.storage,
         settings=app.settings,
-        runs=app.store,
+        start_automations=True,
     )
 
 

@@ -394,6 +394,14 @@ class LibraryPort(Protocol):
 
     def create_file(self, file: FileRecord) -> None: ...
 
+    def keep_source(
+        self, file: FileRecord, media: MediaRecord | None, *, trigger: bool
+    ) -> list[RunRecord]:
+        """A received file, with its new `media` when it starts one, in one transaction; with
+        `trigger` (the `media.created` event), in the same transaction a run of each of the
+        project's active automations on it (returned). A crash leaves all or nothing."""
+        ...
+
     def get_file(self, project_id: str | None, file_id: str) -> FileRecord | None:
         """A project's file; `project_id=None` only for links whose signature was checked."""
         ...
@@ -466,10 +474,6 @@ class RunsPort(Protocol):
 
     def start_run(self, run: RunRecord, input_file: FileRecord) -> RunRecord:
         """Insert the run and its first steps' tasks in one transaction."""
-        ...
-
-    def start_triggered_runs(self, project_id: str, file: FileRecord) -> list[RunRecord]:
-        """A run of every active `media.created` automation on a new media's first file."""
         ...
 
     def get_run(self, project_id: str, run_id: str) -> RunRecord | None: ...

@@ -169,19 +169,20 @@ class SqlRuns:
         with self.database.transaction() as db:
             return _start(self.database, db, run, input_file)
 
-    def start_triggered_runs(self, project_id: str, file: FileRecord) -> list[RunRecord]:
-        with self.database.transaction() as db:
-            rows = self.database.run(
-                db,
-                f"{_AUTOMATION_SELECT} WHERE project_id=? AND status='active' ORDER BY created, id",
-                (project_id,),
-            ).fetchall()
-            started = []
-            for automation in map(automation_of, rows):
-                if automation.trigger.get("event") != "media.created":
-                    continue
-                run = RunRecord.begin(automation.project_id, automation.id, automation.plan, file)
-                started.append(_start(self.database, db, run, file))
+    def start_triggered_runs(self, db: Connection, file: FileRecord) -> list[RunRecord]:
+        """In the caller's transaction: a run of each of the file's project's active
+        `media.created` automations, on the file (the first of a new media)."""
+        rows = self.database.run(
+            db,
+            f"{_AUTOMATION_SELECT} WHERE project_id=? AND status='active' ORDER BY created, id",
+            (file.project_id,),
+        ).fetchall()
+        started = []
+        for automation in map(automation_of, rows):
+            if automation.trigger.get("event") != "media.created":
+                continue
+            run = RunRecord.begin(automation.project_id, automation.id, automation.plan, file)
+            started.append(_start(self.database, db, run, file))
         return started
 
     def get_run(self, project_id: str, run_id: str) -> RunRecord | None:

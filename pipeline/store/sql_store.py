@@ -26,7 +26,7 @@ from pipeline.store.port import (
 )
 from pipeline.store.sql import SqlOutbox, SqlQueue, SqlTasks
 from pipeline.store.sql_events import SqlEndpoints
-from pipeline.store.sql_library import SqlIdempotency, SqlLibrary
+from pipeline.store.sql_library import SqlIdempotency, SqlLibrary, insert_media, upsert_file
 from pipeline.store.sql_runs import SqlAutomations, SqlRuns
 from pipeline.store.sql_secrets import SqlWebhookSecrets
 from pipeline.store.sql_workers import SqlWorkerReports
@@ -169,6 +169,16 @@ class SqlStore:
     def create_media(self, media: MediaRecord) -> None:
         return self.library.create_media(media)
 
+    def keep_source(
+        self, file: FileRecord, media: MediaRecord | None, *, trigger: bool
+    ) -> list[RunRecord]:
+        # Library and runs in one transaction (a role each, one database).
+        with self.database.transaction() as db:
+            if media is not None:
+                insert_media(self.database, db, media)
+            upsert_file(self.database, db, file)
+            return self.runs.start_triggered_runs(db, file) if trigger else []
+
     def get_media(self, project_id: str, media_id: str) -> MediaRecord | None:
         return self.library.get_media(project_id, media_id)
 
@@ -221,9 +231,6 @@ class SqlStore:
 
     def start_run(self, run: RunRecord, input_file: FileRecord) -> RunRecord:
         return self.runs.start_run(run, input_file)
-
-    def start_triggered_runs(self, project_id: str, file: FileRecord) -> list[RunRecord]:
-        return self.runs.start_triggered_runs(project_id, file)
 
     def get_run(self, project_id: str, run_id: str) -> RunRecord | None:
         return self.runs.get_run(project_id, run_id)

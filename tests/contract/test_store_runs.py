@@ -7,7 +7,9 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from pipeline.store import AutomationRecord, RunRecord, Store
+import pytest
+
+from pipeline.store import AutomationRecord, MediaRecord, RunRecord, Store, TaskQuery
 from tests.contract.conftest import StoreOpener
 from tests.support.records import file_record, output_for, stamp
 
@@ -127,12 +129,41 @@ def test_only_active_media_created_automations_start_on_a_new_media(store: Store
         return record
 
     active, _, _ = automation("active"), automation("paused"), automation("active", "prj_b")
+    media = MediaRecord("med_1", "prj_a", stamp(), stamp(), kind="video")
     source = replace(file_record(), media_id="med_1")
-    store.create_file(source)
-    (run,) = store.start_triggered_runs("prj_a", source)
+    (run,) = store.keep_source(source, media, trigger=True)
+    assert store.get_file("prj_a", source.id) == source
+    assert store.get_media("prj_a", "med_1") is not None
     assert (run.automation_id, run.media_id, run.file_id) == (active.id, "med_1", source.id)
     (task,) = store.run_tasks(run.id)
     assert task.media_id == "med_1" and task.project_id == "prj_a"
     assert store.delete_automation("prj_a", active.id)
-    assert store.start_triggered_runs("prj_a", source) == []
+    second = replace(file_record(), id="file_second", media_id="med_2")
+    assert store.keep_source(second, replace(media, id="med_2"), trigger=True) == []
     assert store.list_runs("prj_a", 1, 10).total == 1
+
+
+def test_a_source_its_media_and_its_runs_are_kept_all_or_none(store: Store) -> None:
+    """The media insert fails (its id is taken): neither the file nor the run is left."""
+    store.create_automation(
+        AutomationRecord(
+            id="auto_a",
+            project_id="prj_a",
+            name=None,
+            description=None,
+            trigger={"kind": "event", "event": "media.created"},
+            workflow=[{"kind": "image"}],
+            plan=[image()],
+            status="active",
+            created=stamp(),
+            updated=stamp(),
+        )
+    )
+    media = MediaRecord("med_taken", "prj_a", stamp(), stamp())
+    store.create_media(media)
+    source = replace(file_record(), media_id="med_taken")
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        store.keep_source(source, media, trigger=True)
+    assert store.get_file("prj_a", source.id) is None
+    assert store.list_runs("prj_a", 1, 10).total == 0
+    assert store.list_tasks("prj_a", TaskQuery(page=1, limit=10)).total == 0

@@ -1,4 +1,4 @@
-"""save_upload() into a real SQLite store and local storage, with real media."""
+"""stored_upload() into local storage and a real SQLite store, with real media."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from pipeline.storage import LocalStorage
 from pipeline.store import FileRecord
 from pipeline.store.sqlite import SQLiteStore
-from pipeline.uploads import save_upload
+from pipeline.uploads import stored_upload
 from tests.integration.conftest import CLIP_SECONDS, CLIP_SIZE, Samples
 from tests.support.samples import make_png_claiming
 
@@ -41,15 +41,16 @@ def upload(
     # The upload route writes the body to `upload` in a scratch directory, then calls this.
     path = tmp_path / "upload"
     shutil.copyfile(source, path)
-    return save_upload(
+    record = stored_upload(
         path,
         filename=filename,
         content_type=content_type,
         project_id=PROJECT,
-        store=store,
         storage=storage,
         max_pixels=max_pixels,
     )
+    store.create_file(record)
+    return record
 
 
 def assert_stored(
