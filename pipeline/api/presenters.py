@@ -123,7 +123,8 @@ class Presenter:
         links: dict[str, Any] | None = None,
     ) -> Response:
         links = links or {"self": self._here(request)}
-        return self._tagged(request, self._envelope(request, data, status, "object", links), data)
+        answer = self._envelope(request, data, status, "object", links)
+        return self._tagged(request, answer, [data, links])
 
     def many(
         self,
@@ -190,7 +191,8 @@ class Presenter:
         """A read answered with a weak ETag over `said`, or 304 (pipeline/api/conditional.py)."""
         if request.method != "GET" or response.status_code != 200:
             return response
-        etag = conditional.weak_etag(said, self.signed, self.url_ttl_s)
+        # The dialect too: the same record is another body in the other one.
+        etag = conditional.weak_etag([self.version, said], self.signed, self.url_ttl_s)
         return conditional.answer(request, response, etag)
 
     # links -------------------------------------------------------------------------

@@ -103,6 +103,11 @@ def test_a_tag_from_one_query_or_project_does_not_answer_another(
     assert other_project.status_code == 200
     assert other_project.json()["data"] == []
     assert client.get("/files", headers={**A, "If-None-Match": "*"}).status_code == 304
+    # The same file in the other dialect is another body (bare, not in an envelope).
+    path = f"/files/{uploaded['id']}"
+    tag_2024 = client.get(path, headers=A).headers["ETag"]
+    other_dialect = client.get(path, headers={**A, **V2025, "If-None-Match": tag_2024})
+    assert other_dialect.status_code == 200 and "meta" not in other_dialect.json()
 
 
 def test_writes_errors_and_other_tags_are_answered_in_full(
