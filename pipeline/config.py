@@ -37,6 +37,7 @@ class Settings:
     api_workers: int = 1  # API processes serving one port (`strobe api --workers`)
     max_upload_bytes: int = 2 * 1024**3
     max_json_bytes: int = 1024**2  # any request body that is not an upload
+    body_idle_s: float = 30.0  # a request body silent this long is cut (408)
     rate_limit: float = 0.0  # requests per second per API key; 0: no limit
     rate_limit_burst: int = 0  # requests a key may make at once; 0: twice the rate (at least 1)
     max_input_bytes: int = 2 * 1024**3
@@ -78,6 +79,7 @@ class Settings:
             api_workers=_int(env, "STROBE_API_WORKERS", 1),
             max_upload_bytes=_int(env, "STROBE_MAX_UPLOAD_BYTES", 2 * 1024**3),
             max_json_bytes=_int(env, "STROBE_MAX_JSON_BYTES", 1024**2),
+            body_idle_s=_float(env, "STROBE_BODY_IDLE_S", 30.0),
             rate_limit=_float(env, "STROBE_RATE_LIMIT", 0.0),
             rate_limit_burst=_int(env, "STROBE_RATE_LIMIT_BURST", 0),
             max_input_bytes=_int(env, "STROBE_MAX_INPUT_BYTES", 2 * 1024**3),

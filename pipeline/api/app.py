@@ -98,6 +98,7 @@ def create_app(settings: Settings, store: Store, storage: Storage) -> FastAPI:
         BodyLimitMiddleware,
         max_json_bytes=settings.max_json_bytes,
         max_upload_bytes=settings.max_upload_bytes,
+        idle_s=settings.body_idle_s,
     )
     if settings.rate_limit > 0:
         burst = settings.rate_limit_burst or max(1, math.ceil(2 * settings.rate_limit))

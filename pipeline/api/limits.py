@@ -1,8 +1,12 @@
-"""Limits on what a client sends: body size counted as it streams, and `metadata` shape.
+"""Limits on what a client sends: body size counted as it streams, its pace, and `metadata`
+shape.
 
 `BodyLimitMiddleware` counts the bytes of every request body as they arrive and answers
 `413 payload_too_large` the moment a body passes its limit, without reading the rest
-(the server then closes the connection). A declared `Content-Length` over the limit is
+(the server then closes the connection). A body whose next bytes do not come within
+`idle_s` (STROBE_BODY_IDLE_S) is cut the same way, `408 request_timeout`: to the route it
+looks like a client that went away (a resumable upload keeps what arrived), so no request
+waits on a silent client for ever. A declared `Content-Length` over the limit is
 refused before a byte is read. Uploads (`POST /files` with a raw or multipart body, and a
 signed `PUT /signed/…`) may be as large as `STROBE_MAX_UPLOAD_BYTES`; every other body,
 JSON ones included, as large as `STROBE_MAX_JSON_BYTES`. Whatever the route does with the
@@ -11,6 +15,7 @@ body, nothing past the limit is ever handed to it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -21,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.api.context import error_response
 from pipeline.api.errors import ApiError
-from pipeline.contract.errors import PAYLOAD_TOO_LARGE
+from pipeline.contract.errors import PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT
 
 UPLOAD_PATHS = frozenset({"/files"})
 SIGNED_UPLOAD_PREFIX = "/signed/"  # PUT only
@@ -38,6 +43,12 @@ class PayloadTooLarge(ApiError):
         super().__init__(413, PAYLOAD_TOO_LARGE, f"{what} are limited to {limit} bytes")
 
 
+class BodyStalled(ApiError):
+    def __init__(self, idle_s: float) -> None:
+        message = f"the request body stopped arriving: nothing for {idle_s:g} s"
+        super().__init__(408, REQUEST_TIMEOUT, message)
+
+
 def is_upload(scope: Scope) -> bool:
     """A raw or multipart upload, as opposed to a JSON body (`POST /files` takes both), a
     signed PUT upload, or a resumable upload's PATCH."""
@@ -51,8 +62,11 @@ def is_upload(scope: Scope) -> bool:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int, idle_s: float = 30.0
+    ) -> None:
         self.app, self.max_json, self.max_upload = app, max_json_bytes, max_upload_bytes
+        self.idle_s = idle_s
 
     def limit_of(self, scope: Scope) -> tuple[int, str]:
         if not is_upload(scope):
@@ -76,26 +90,35 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         received = 0
-        exceeded = False
+        refused: ApiError | None = None  # the body was cut: over its limit, or stalled
         started = False
 
         async def counted() -> Message:
-            nonlocal received, exceeded, body_done
-            if exceeded:
-                raise PayloadTooLarge(limit, what)
-            message = await receive()
+            nonlocal received, refused, body_done
+            if isinstance(refused, PayloadTooLarge):
+                raise refused
+            if refused is not None:
+                return {"type": "http.disconnect"}  # stalled: the client is gone for the route
+            if body_done:
+                return await receive()  # the route listening for a disconnect: no deadline
+            try:
+                async with asyncio.timeout(self.idle_s):
+                    message = await receive()
+            except TimeoutError:
+                refused = BodyStalled(self.idle_s)
+                return {"type": "http.disconnect"}  # what a client that left looks like
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 body_done = not message.get("more_body", False)
                 if received > limit:
-                    exceeded = True
-                    raise PayloadTooLarge(limit, what)
+                    refused = PayloadTooLarge(limit, what)
+                    raise refused
             return message
 
         async def guarded(message: Message) -> None:
             nonlocal started
-            if exceeded and not started:
-                return  # the route's answer to the cut body; the 413 below replaces it
+            if refused is not None and not started:
+                return  # the route's answer to the cut body; the refusal below replaces it
             if message["type"] == "http.response.start" and not body_done:
                 # Answered before the body ended (a route's own limit, an early error):
                 # close the connection rather than read the rest of the body.
@@ -106,10 +129,10 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, counted, guarded)
         except Exception:
-            if not exceeded or started:
+            if refused is None or started:
                 raise
-        if exceeded and not started:
-            await _refuse(scope, receive, send, PayloadTooLarge(limit, what))
+        if refused is not None and not started:
+            await _refuse(scope, receive, send, refused)
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, exc: ApiError) -> None:

@@ -47,6 +47,9 @@ FORBIDDEN = _declare(
 )
 NOT_FOUND = _declare("not_found", "no such object in this project", status=404)
 PAYLOAD_TOO_LARGE = _declare("payload_too_large", "a body over its size limit", status=413)
+REQUEST_TIMEOUT = _declare(
+    "request_timeout", "a request body that stopped arriving (STROBE_BODY_IDLE_S)", status=408
+)
 RATE_LIMITED = _declare("rate_limited", "over the key's rate or the ingest slots", status=429)
 UNSUPPORTED_VERSION = _declare(
     "unsupported_version", "an Accept-Version this server does not speak", status=400

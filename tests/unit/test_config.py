@@ -52,6 +52,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "STROBE_LEASE_SECONDS": "15",
         "STROBE_MAX_ATTEMPTS": "5",
         "STROBE_URL_TTL_S": "600",
+        "STROBE_BODY_IDLE_S": "12.5",
     }
     settings = Settings.from_env(env)
     assert settings.data_dir == (tmp_path / "d").resolve()
@@ -70,6 +71,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.max_input_pixels == 3000
     assert (settings.actors_per_kind, settings.lease_seconds, settings.max_attempts) == (4, 15, 5)
     assert settings.url_ttl_s == 600
+    assert settings.body_idle_s == 12.5
 
 
 @pytest.mark.parametrize("raw", ["0", "-5", "604801", "a day"])
