@@ -25,6 +25,7 @@ from pipeline.ids import new_id
 from pipeline.storage.keys import name_problem
 
 _ID = re.compile(r"upl_[a-z0-9]{12,40}")
+SWEEP_EVERY_S = 60.0  # how often expired uploads are looked for (a sweep reads every record)
 
 
 class UploadBusy(Exception):
@@ -48,7 +49,7 @@ class ResumableUploads:
         self.root, self.ttl_s = root, ttl_s
 
     def create(self, project_id: str, length: int, filename: str, filetype: str | None) -> Upload:
-        self.sweep()
+        self.sweep_now_and_then()
         upload = Upload(
             id=new_id("upl"),
             project_id=project_id,
@@ -117,6 +118,18 @@ class ResumableUploads:
     def delete(self, upload: Upload) -> None:
         self.data(upload).unlink(missing_ok=True)
         (self._folder(upload.project_id) / f"{upload.id}.json").unlink(missing_ok=True)
+
+    def sweep_now_and_then(self) -> None:
+        """`sweep`, at most once a `SWEEP_EVERY_S` for all API processes on this disk: the
+        marker file's modification time is when the last one began."""
+        marker = self.root / ".swept"
+        try:
+            if time.time() - marker.stat().st_mtime < SWEEP_EVERY_S:
+                return
+        except FileNotFoundError:
+            self.root.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        self.sweep()
 
     def sweep(self) -> None:
         """Remove uploads past their expiry (a finished one's record too, a day later)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -179,3 +181,19 @@ def test_a_finished_upload_starts_the_automations(http: httpx.Client, samples: S
     options = http.options("/uploads", headers=KEY)
     assert options.status_code == 204 and options.headers["Tus-Version"] == "1.0.0"
     assert options.headers["Tus-Max-Size"] == str(2 * 1024**3)
+
+
+def test_expired_uploads_are_swept_at_most_once_a_minute(settings: Settings) -> None:
+    """Creating an upload reads every record to find expired ones; not on every creation."""
+    uploads = ResumableUploads(settings.data_dir / "sweep")
+    first = uploads.create("prj_a", 10, "a.bin", None)
+    record = uploads.root / "prj_a" / f"{first.id}.json"
+    record.write_text(json.dumps(json.loads(record.read_text()) | {"expires": 1.0}))
+    uploads.create("prj_a", 10, "b.bin", None)  # within the minute: not swept yet
+    assert record.exists() and uploads.data(first).exists()
+    marker = uploads.root / ".swept"
+    an_hour_ago = time.time() - 3600
+    os.utime(marker, (an_hour_ago, an_hour_ago))
+    uploads.create("prj_a", 10, "c.bin", None)
+    assert not record.exists() and not uploads.data(first).exists()
+    assert len(list((uploads.root / "prj_a").glob("*.json"))) == 2
