@@ -26,12 +26,22 @@ def weak_etag(
     said: Any, signed: Mapping[str, str], url_ttl_s: int, now: float | None = None
 ) -> str:
     """`W/"…"` over `said` (JSON-able), each signed link in `signed` counted as its stand-in."""
-    text = json.dumps(said, sort_keys=True, separators=(",", ":"), default=str)
-    for url, stand_in in signed.items():
-        text = text.replace(json.dumps(url)[1:-1], stand_in)
+    text = json.dumps(_stood_in(said, signed), sort_keys=True, separators=(",", ":"), default=str)
     window = int((time.time() if now is None else now) // max(1, url_ttl_s // 4))
     digest = hashlib.sha256(f"{window}\n{text}".encode()).hexdigest()[:32]
     return f'W/"{digest}"'
+
+
+def _stood_in(value: Any, signed: Mapping[str, str]) -> Any:
+    """`value` with each string that is a signed link replaced by its stand-in: one walk,
+    however many links (a page of thumbnails outputs holds tens of thousands)."""
+    if isinstance(value, str):
+        return signed.get(value, value)
+    if isinstance(value, dict):
+        return {key: _stood_in(item, signed) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stood_in(item, signed) for item in value]
+    return value
 
 
 def etag_listed(header: str, etag: str, *, weak: bool) -> bool:
