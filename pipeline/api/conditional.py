@@ -58,12 +58,18 @@ def etag_listed(header: str, etag: str, *, weak: bool) -> bool:
     return False
 
 
+# The answer depends on the key (its project) and the dialect asked for: a cache (the
+# browser's) must not hand one key's or dialect's answer to another.
+VARY = "Authorization, Accept-Version"
+
+
 def answer(request: Request, response: JSONResponse, etag: str) -> Response:
     """`response` with its ETag, or a bodiless 304 when the client already holds that tag."""
-    if request.method not in ("GET", "HEAD") or response.status_code != 200:
+    if request.method != "GET" or response.status_code != 200:
         return response
     condition = request.headers.get("if-none-match")
     if condition is not None and etag_listed(condition, etag, weak=True):
-        return Response(status_code=304, headers={"ETag": etag})
+        return Response(status_code=304, headers={"ETag": etag, "Vary": VARY})
     response.headers["ETag"] = etag
+    response.headers["Vary"] = VARY
     return response

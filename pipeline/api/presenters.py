@@ -191,8 +191,10 @@ class Presenter:
         """A read answered with a weak ETag over `said`, or 304 (pipeline/api/conditional.py)."""
         if request.method != "GET" or response.status_code != 200:
             return response
-        # The dialect too: the same record is another body in the other one.
-        etag = conditional.weak_etag([self.version, said], self.signed, self.url_ttl_s)
+        # The dialect and the project too: the same record is another body in the other
+        # dialect, and the envelope names the project.
+        project = getattr(request.state, "project_id", None)
+        etag = conditional.weak_etag([self.version, project, said], self.signed, self.url_ttl_s)
         return conditional.answer(request, response, etag)
 
     # links -------------------------------------------------------------------------

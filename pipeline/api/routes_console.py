@@ -33,7 +33,8 @@ _TYPES = {
 _POLICY = (
     "default-src 'self'; img-src 'self' data: blob: http: https:; "
     "media-src 'self' blob: http: https:; connect-src 'self' http: https:; "
-    "style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'"
+    "style-src 'self'; script-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; "
+    "base-uri 'none'; form-action 'self'"
 )
 
 router = APIRouter(include_in_schema=False)

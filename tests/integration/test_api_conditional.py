@@ -62,6 +62,7 @@ def test_an_unchanged_list_is_304_though_its_links_were_signed_again(
     first = client.get(path, headers=headers)
     etag = first.headers["ETag"]
     assert etag.startswith('W/"')
+    assert first.headers["Vary"] == "Authorization, Accept-Version"  # a cache keys on both
     again = resigned(client, path, uploaded["url"], {**headers, "If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
