@@ -93,6 +93,22 @@ def wait_status(page: Any, task_id: str, status: str) -> None:
     )
 
 
+def played_for(page: Any, ms: int) -> tuple[float, float]:
+    """The output player's time when it starts playing (muted) and `ms` later."""
+    start, now = page.evaluate(
+        """async (ms) => {
+          const video = document.querySelector('#detail-output video');
+          video.muted = true;
+          await video.play();
+          const start = video.currentTime;
+          await new Promise((ok) => setTimeout(ok, ms));
+          return [start, video.currentTime];
+        }""",
+        ms,
+    )
+    return start, now
+
+
 def test_a_wrong_key_is_refused_and_nothing_else_loads(page: Any) -> None:
     log_in(page, "sk_wrong")
     page.wait_for_selector("#login-error:has-text('refused')")
@@ -118,17 +134,8 @@ def test_upload_create_cmaf_watch_it_finish_and_play_it(
     wait_status(page, task_id, "ready")
     row = page.wait_for_selector(f"#tasks tr[data-id='{task_id}'][data-status='ready']")
     assert "100%" in (row.text_content() or "")
-    played = page.evaluate(
-        """async () => {
-          const video = document.querySelector('#detail-output video');
-          video.muted = true;
-          await video.play();
-          const start = video.currentTime;
-          await new Promise((ok) => setTimeout(ok, 1500));
-          return [start, video.currentTime];
-        }"""
-    )
-    assert played[1] > played[0] + 0.5, played
+    start, now = played_for(page, 1500)
+    assert now > start + 0.5, (start, now)
     snap(page, "cmaf-playing")
 
     image_id = create(page, file_id, "image", width="120")
@@ -525,15 +532,6 @@ def test_an_expired_link_is_signed_again_not_shown_broken(
         )
         assert refused and all(f"/t/{expires}/" in url for url in refused), refused
         assert (page.text_content("#detail-error") or "") == ""
-        played = page.evaluate(
-            """async () => {
-              const video = document.querySelector('#detail-output video');
-              video.muted = true;
-              await video.play();
-              const start = video.currentTime;
-              await new Promise((ok) => setTimeout(ok, 1000));
-              return [start, video.currentTime];
-            }"""
-        )
-        assert played[1] > played[0] + 0.3, played
+        start, now = played_for(page, 1000)
+        assert now > start + 0.3, (start, now)
         snap(page, "expired-link-refreshed")
