@@ -5,6 +5,7 @@ refusals. Each test saves screenshots under `test-artifacts/console/`."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -109,6 +110,24 @@ def played_for(page: Any, ms: int) -> tuple[float, float]:
     return start, now
 
 
+def drop(page: Any, path: Path, mimetype: str) -> None:
+    """Drag `path` onto the drop zone as a browser delivers it: dragover, then drop with
+    the file in the event's DataTransfer."""
+    page.evaluate(
+        """([name, type, data]) => {
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const transfer = new DataTransfer();
+          transfer.items.add(new File([bytes], name, { type }));
+          const zone = document.querySelector('#drop');
+          for (const kind of ['dragover', 'drop']) {
+            zone.dispatchEvent(new DragEvent(kind, { dataTransfer: transfer, bubbles: true,
+              cancelable: true }));
+          }
+        }""",
+        [path.name, mimetype, base64.b64encode(path.read_bytes()).decode()],
+    )
+
+
 def test_a_wrong_key_is_refused_and_nothing_else_loads(page: Any) -> None:
     log_in(page, "sk_wrong")
     page.wait_for_selector("#login-error:has-text('refused')")
@@ -123,8 +142,8 @@ def test_upload_create_cmaf_watch_it_finish_and_play_it(
     log_in(page)
     page.wait_for_selector("#app:not([hidden])")
     page.click("nav >> text=Upload and create")
-    page.set_input_files("#file", str(clip))
-    page.wait_for_selector("#upload-result:has-text('Uploaded')")
+    drop(page, clip, "video/mp4")
+    page.wait_for_selector("#upload-result:has-text('Uploaded console.mp4')")
     assert page.eval_on_selector("#upload-progress", "e => e.value") == 100
     file_id = page.input_value("#create-input")
     assert file_id.startswith("file_")
