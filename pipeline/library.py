@@ -32,13 +32,18 @@ class Labels:
     metadata: dict[str, Any] | None = None
 
 
+def media_record(project_id: str, kind: str | None = None, **fields: Any) -> MediaRecord:
+    """A new media, not yet stored."""
+    stamp = now_iso()
+    return MediaRecord(
+        id=new_id("med"), project_id=project_id, created=stamp, updated=stamp, kind=kind, **fields
+    )
+
+
 def new_media(
     store: LibraryPort, project_id: str, kind: str | None = None, **fields: Any
 ) -> MediaRecord:
-    stamp = now_iso()
-    media = MediaRecord(
-        id=new_id("med"), project_id=project_id, created=stamp, updated=stamp, kind=kind, **fields
-    )
+    media = media_record(project_id, kind, **fields)
     store.create_media(media)
     return media
 
@@ -67,10 +72,7 @@ def keep_upload(
         storage=storage,
         max_pixels=settings.max_input_pixels,
     )
-    media = None
-    if labels.media_id is None:
-        stamp = now_iso()
-        media = MediaRecord(new_id("med"), project_id, stamp, stamp, kind=record.kind)
+    media = media_record(project_id, record.kind) if labels.media_id is None else None
     kept = replace(
         record,
         media_id=labels.media_id or (media.id if media else None),

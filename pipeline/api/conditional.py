@@ -64,9 +64,8 @@ VARY = "Authorization, Accept-Version"
 
 
 def answer(request: Request, response: JSONResponse, etag: str) -> Response:
-    """`response` with its ETag, or a bodiless 304 when the client already holds that tag."""
-    if request.method != "GET" or response.status_code != 200:
-        return response
+    """A GET's 200 `response` with its ETag, or a bodiless 304 when the client already holds
+    that tag (the caller tags only those: `Presenter._tagged`)."""
     condition = request.headers.get("if-none-match")
     if condition is not None and etag_listed(condition, etag, weak=True):
         return Response(status_code=304, headers={"ETag": etag, "Vary": VARY})

@@ -271,8 +271,10 @@ function scrubber(file) {
   sprite.onerror = refreshBroken;
   sprite.src = file.links.sprite;
   fetched(file.links.vtt).then((r) => r.text()).then((text) => {
-    const cues = [...text.matchAll(/([\d:.]+) --> ([\d:.]+)\s+\S*#xywh=(\d+),(\d+),(\d+),(\d+)/g)]
-      .map((m) => ({ start: m[1], x: +m[3], y: +m[4], w: +m[5], h: +m[6] }));
+    const cues = parseVtt(text).map((cue) => {
+      const [x, y, w, h] = (cue.text.match(/#xywh=(\d+),(\d+),(\d+),(\d+)/) || []).slice(1).map(Number);
+      return { start: clock(cue.start), x, y, w, h };
+    }).filter((cue) => cue.w !== undefined);
     if (!cues.length) return;
     const preview = el("div", { class: "preview", role: "img" });
     const slider = el("input", { type: "range", min: "0", max: String(cues.length - 1), value: "0",
@@ -302,14 +304,15 @@ function refreshBroken() {
   }
   state.refreshed = Date.now();
   // The players start again where they were.
-  const at = ["input", "output"].map((side) => $(`#detail-${side} video, #detail-${side} audio`));
-  const times = at.map((player) => player?.currentTime || 0);
+  const times = players().map((player) => player?.currentTime || 0);
   refreshDetail(true).then(() => {
-    ["input", "output"].forEach((side, i) => {
-      const player = $(`#detail-${side} video, #detail-${side} audio`);
-      if (player && times[i]) resumeAt(player, times[i]);
-    });
+    players().forEach((player, i) => { if (player && times[i]) resumeAt(player, times[i]); });
   }).catch(() => {});
+}
+
+// The detail's input and output players (null where a side has none).
+function players() {
+  return ["input", "output"].map((side) => $(`#detail-${side} video, #detail-${side} audio`));
 }
 
 function resumeAt(player, seconds) {
